@@ -1,0 +1,1 @@
+"""Bench scenarios (specs/bench.md): folders of recorded serial and video input."""
