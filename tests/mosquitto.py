@@ -283,3 +283,132 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
     """A plain-MQTT Mosquitto on a free loopback port, with persistence."""
     with running_broker(tmp_path / "broker") as b:
         yield b
+
+
+# --- the back office: a subscriber that stores what it gets and acks it ----------------------
+
+
+def jws_payload(jws: bytes) -> dict[str, object]:
+    """The JSON payload of a compact JWS (not verified: the records tests do that)."""
+    import base64
+    import json
+
+    part = jws.split(b".")[1]
+    data: dict[str, object] = json.loads(base64.urlsafe_b64decode(part + b"=" * (-len(part) % 4)))
+    return data
+
+
+class BackOffice:
+    """A receiver: persistent session, QoS 1 subscription to `{p}/#` (re-made on every connect,
+    since a crashed broker may have lost it), every message kept; with `ack`, the ids of records
+    it has stored are published on `{p}/ack` in small batches."""
+
+    def __init__(
+        self, url: str, base: str, *, ack: bool, client_id: str = "back-office", v5: bool = True
+    ) -> None:
+        import threading
+        from collections import defaultdict
+        from urllib.parse import urlsplit
+
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        self.base = base
+        self.ack = ack
+        self.lock = threading.Lock()
+        self.records: dict[str, list[bytes]] = defaultdict(list)
+        self.messages: list[mqtt.MQTTMessage] = []  # everything, in arrival order
+        self.order: list[str] = []  # topics in arrival order
+        self._to_ack: list[str] = []
+        self._stop = threading.Event()
+        parts = urlsplit(url)
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            clean_session=None if v5 else False,
+        )
+        self.client.reconnect_delay_set(0.1, 0.5)  # type: ignore[arg-type]
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        props = None
+        if v5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = 3600
+            self.client.connect_async(
+                parts.hostname, parts.port, clean_start=False, properties=props
+            )
+        else:
+            self.client.connect_async(parts.hostname, parts.port)
+        self.client.loop_start()
+        self._acker = threading.Thread(target=self._ack_loop, daemon=True)
+        self._acker.start()
+
+    def _on_connect(self, client, _u, _flags, rc, _p) -> None:  # type: ignore[no-untyped-def]
+        if not rc.is_failure:
+            client.subscribe(f"{self.base}/#", qos=1)
+
+    def _on_message(self, _c, _u, msg) -> None:  # type: ignore[no-untyped-def]
+        sub = msg.topic[len(self.base) + 1 :]
+        with self.lock:
+            self.messages.append(msg)
+            self.order.append(sub)
+            if sub in ("vehicle", "violation", "road") or sub.startswith("calibration"):
+                rid = str(jws_payload(msg.payload)["id"])
+                self.records[rid].append(bytes(msg.payload))
+                if self.ack:
+                    self._to_ack.append(rid)
+
+    def _ack_loop(self) -> None:
+        import json
+
+        while not self._stop.wait(0.02):
+            with self.lock:
+                ids, self._to_ack = self._to_ack, []
+            for i in range(0, len(ids), 500):
+                self.client.publish(f"{self.base}/ack", json.dumps(ids[i : i + 500]), qos=1)
+
+    def count(self) -> int:
+        """Distinct record ids received."""
+        with self.lock:
+            return len(self.records)
+
+    def wait_for(self, n: int, timeout_s: float) -> bool:
+        """Wait until `n` distinct records arrived."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.count() >= n:
+                return True
+            time.sleep(0.02)
+        return self.count() >= n
+
+    def close(self) -> None:
+        """Stop acking and disconnect."""
+        self._stop.set()
+        self._acker.join(2)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def check_stream(self, total: int) -> None:
+        """Assert what a receiver relies on: every seq 1..total present once by id,
+        duplicates byte-identical, and each prev the hash of the record before."""
+        from edge.records.jws import jws_hash
+
+        with self.lock:
+            records = {rid: list(copies) for rid, copies in self.records.items()}
+        for rid, copies in records.items():
+            assert all(c == copies[0] for c in copies), f"duplicate of {rid} differs"
+        by_seq: dict[int, bytes] = {}
+        for copies in records.values():
+            seq = jws_payload(copies[0])["seq"]
+            assert isinstance(seq, int)
+            assert seq not in by_seq, f"seq {seq} used by two records"
+            by_seq[seq] = copies[0]
+        missing = sorted(set(range(1, total + 1)) - set(by_seq))
+        assert not missing, f"{len(missing)} records lost, e.g. seq {missing[:10]}"
+        assert sorted(by_seq) == list(range(1, total + 1))
+        for seq in range(2, total + 1):
+            prev = jws_payload(by_seq[seq])["prev"]
+            assert prev == jws_hash(by_seq[seq - 1].decode()), f"chain broken at seq {seq}"

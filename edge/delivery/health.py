@@ -10,9 +10,12 @@ from typing import Any, Protocol
 class QueueStats(Protocol):
     """The part of the outbox statistics that health reports."""
 
-    pending: int
-    pending_violations: int
-    oldest_pending_ns: int | None
+    @property
+    def pending(self) -> int: ...
+    @property
+    def pending_violations(self) -> int: ...
+    @property
+    def oldest_pending_ns(self) -> int | None: ...
 
 
 def _dumps(obj: Mapping[str, Any]) -> bytes:
