@@ -118,7 +118,8 @@ class RecordWriter:
         """Build, sign and commit one record (after any held ones); returns it as stored.
 
         `event_time_ns` is Unix time in ns of the observed event. Evidence files must already
-        be written (write_evidence). Raises OutboxFullError on a full disk (see module doc),
+        be written (write_evidence); they become the record's `evidence` list (replacing one
+        in `body`). Raises OutboxFullError on a full disk (see module doc),
         ValueError if `body` overrides an envelope field or holds a non-JSON value.
         """
         return self.write_many([(record_type, body, event_time_ns, evidence)])[-1]
@@ -180,8 +181,8 @@ class RecordWriter:
         evidence: Sequence[EvidenceFile],
     ) -> _Draft:
         clash = ENVELOPE_FIELDS.intersection(body)
-        if clash or "evidence" in body:
-            raise ValueError(f"record body must not set {sorted(clash or {'evidence'})}")
+        if clash:
+            raise ValueError(f"record body must not set envelope fields {sorted(clash)}")
         now = self._now_ns()
         record_id = self._ids.new(now)
         clock = self._clock_info()
@@ -191,7 +192,7 @@ class RecordWriter:
             "software": self._software,
             **body,
         }
-        if evidence:
+        if evidence:  # the files written win over any placeholder list in the body
             fields["evidence"] = [e.as_record_entry() for e in evidence]
         return _Draft(record_id, record_type, fields, now, tuple(evidence))
 
