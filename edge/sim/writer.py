@@ -63,6 +63,8 @@ def _duration(options: SimOptions, vehicles: list[SimVehicle], params: TrafficPa
     end = max((end_time_s(v, params) for v in vehicles), default=LEAD_IN_S) + TAIL_S
     if options.duration_s is None:
         return end
+    if options.vehicles is None:  # traffic() kept every vehicle inside the asked duration
+        return options.duration_s
     if end > options.duration_s and options.vehicles is not None:
         log.warning("simulate: %d vehicles need %.1f s, longer than asked", len(vehicles), end)
     return max(end, options.duration_s)
