@@ -1,0 +1,94 @@
+"""Plate reading configuration (the site file's `plates:` section)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from edge.config.base import ConfigModel
+from edge.vision.plates.formats import load_regions
+
+Provider = Literal["cpu", "cuda", "tensorrt"]
+
+
+class DetectorConfig(ConfigModel):
+    """Where plates are in a frame: a text detector (packaged) or a YOLO-style plate detector."""
+
+    type: Literal["ppocr-det", "yolo-plate"] = Field(
+        "ppocr-det",
+        description="ppocr-det: PP-OCR text detector from the rapidocr wheel, filtered by plate "
+        "geometry; yolo-plate: a YOLOv5-style plate detector (rows cx,cy,w,h,obj,[8 corner "
+        "coords],class scores), e.g. HyperLPR3 y5fu_320x_sim.onnx",
+    )
+    path: Path | None = Field(
+        None, description="ONNX file; default: the packaged model (required for yolo-plate)"
+    )
+    input_size: int = Field(
+        640, ge=160, le=2048, description="ppocr-det: longest side in px; yolo-plate: square side"
+    )
+    score_threshold: float = Field(
+        0.3, ge=0.0, le=1.0, description="minimum detection score (yolo: obj*class; DB: box mean)"
+    )
+    nms_iou: float = Field(0.5, gt=0.0, le=1.0, description="IoU above which boxes are merged")
+    min_height: int = Field(8, ge=4, le=200, description="smallest plate/text height read, px")
+
+
+class RecogniserConfig(ConfigModel):
+    """Reads the characters of a plate crop: any CTC model with a character list."""
+
+    type: Literal["ppocr-rec", "ctc"] = Field(
+        "ppocr-rec",
+        description="ppocr-rec: PP-OCR recogniser from the rapidocr wheel (charset inside the "
+        "model); ctc: any CTC recogniser given with its charset file",
+    )
+    path: Path | None = Field(None, description="ONNX file; default: the packaged model")
+    charset: Path | None = Field(
+        None, description="text file, one character per line (required for type ctc)"
+    )
+    blank: Literal["first", "last"] = Field("first", description="CTC blank index position")
+    input_height: int = Field(48, ge=8, le=128, description="model input height, px")
+    input_width: int = Field(
+        0, ge=0, le=1024, description="fixed model input width in px; 0 = keep the crop's aspect"
+    )
+    channels: Literal["bgr", "rgb"] = Field("bgr", description="channel order the model expects")
+    mean: float = Field(127.5, ge=0.0, le=255.0, description="subtracted from pixel values")
+    scale: float = Field(1 / 127.5, gt=0.0, le=1.0, description="multiplied after the mean")
+
+    @model_validator(mode="after")
+    def _ctc_needs_files(self) -> RecogniserConfig:
+        if self.type == "ctc" and (self.path is None or self.charset is None):
+            raise ValueError("recogniser type ctc needs both path and charset")
+        return self
+
+
+class PlatesConfig(ConfigModel):
+    """Plate detection and reading: models, execution providers, region formats, thresholds."""
+
+    region: str = Field(
+        "cn",
+        description="plate formats to accept: cn, eu, us, br (edge/vision/plates/formats.yaml)",
+    )
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    recogniser: RecogniserConfig = Field(default_factory=RecogniserConfig)
+    providers: list[Provider] = Field(
+        default_factory=lambda: list[Provider](["cpu"]),
+        min_length=1,
+        description="onnxruntime execution providers in order of preference (CPU is the fallback)",
+    )
+    threads: int = Field(1, ge=1, le=64, description="CPU threads per model")
+    min_confidence: float = Field(
+        0.6, ge=0.0, le=1.0, description="readings below this (geometric mean of chars) dropped"
+    )
+    max_candidates: int = Field(
+        12, ge=1, le=100, description="most plate candidates read per frame, best scores first"
+    )
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        known = load_regions()
+        if value not in known:
+            raise ValueError(f"unknown region {value!r}; known: {', '.join(sorted(known))}")
+        return value

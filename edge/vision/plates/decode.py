@@ -1,0 +1,206 @@
+"""Format-aware CTC decoding: the best path through a region's plate templates.
+
+A CTC recogniser gives, for each of T time steps, a probability per vocabulary entry. Greedy
+decoding takes the best entry per step, which on plates gives 0/O/D, 1/I, 8/B and province
+confusions and happily reads a company name. Here every template of the region becomes a
+chain of slots (each slot allows a few characters) and a Viterbi search finds the single most
+probable CTC alignment that spells a whole template. All templates are searched at once as
+rows of one state array, so the cost is one small numpy pass per time step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.vision.plates.formats import Region, Template
+
+NEG = np.float32(-1e9)
+EPS = 1e-9
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """The best template-conforming reading of one CTC output."""
+
+    text: str
+    char_conf: tuple[float, ...]
+    template: Template
+    log_score: float  # log-probability of the chosen alignment
+    greedy_log_score: float  # log-probability of the unconstrained best path (upper bound)
+
+    @property
+    def confidence(self) -> float:
+        """Geometric mean of the per-character confidences."""
+        conf = np.clip(np.asarray(self.char_conf, dtype=np.float64), EPS, 1.0)
+        return float(np.exp(np.log(conf).mean()))
+
+
+class PlateDecoder:
+    """Decodes CTC probabilities of one recogniser vocabulary against one region's formats."""
+
+    def __init__(self, region: Region, vocab: Mapping[str, int], blank: int) -> None:
+        """Map the region's characters to vocabulary indices; drop templates it cannot spell."""
+        self.region = region
+        usable = [t for t in region.templates if all(c in vocab for s in t.slots for c in s)]
+        if not usable:
+            raise ValueError(f"recogniser vocabulary cannot spell any {region.name} plate")
+        self.templates = tuple(usable)
+        chars = "".join(dict.fromkeys(c for t in usable for s in t.slots for c in s))
+        self.chars = chars
+        self.index = np.array([vocab[c] for c in chars], dtype=np.int64)
+        self.sep_index = np.array(
+            [vocab[c] for c in region.separators if c in vocab], dtype=np.int64
+        )
+        self.blank = blank
+        col = {c: i for i, c in enumerate(chars)}
+        rows: list[FloatArray] = []
+        first: list[bool] = []
+        self.last_rows: list[int] = []
+        for t in usable:
+            for k, slot in enumerate(t.slots):
+                mask = np.full(len(chars), NEG, dtype=np.float32)
+                mask[[col[c] for c in slot]] = 0.0
+                rows.append(mask)
+                first.append(k == 0)
+            self.last_rows.append(len(rows) - 1)
+        self.mask = np.stack(rows)
+        self.first = np.array(first)
+        n_rows = len(rows)
+        # blank state before row r: the previous row's "after" blank, or the template's start.
+        starts = np.cumsum([0] + [len(t.slots) for t in usable[:-1]])
+        before = np.arange(n_rows) - 1
+        before[starts] = n_rows + np.arange(len(usable))
+        self.before = before
+
+    def decode(self, probs: FloatArray) -> Decoded | None:
+        """Best template reading of a (T, V) probability matrix, or None if nothing fits."""
+        if probs.shape[0] == 0:
+            return None
+        sub = probs[:, self.index]
+        blank = probs[:, self.blank] + probs[:, self.sep_index].sum(axis=1)
+        logp = np.log(sub + EPS).astype(np.float32)
+        logb = np.log(blank + EPS).astype(np.float32)
+        best, path = self._viterbi(logp, logb)
+        if best is None:
+            return None
+        t_idx, rows_cols = path
+        template = self.templates[best]
+        row0 = self.last_rows[best] - len(template.slots) + 1
+        text_chars: list[str] = []
+        confs: list[float] = []
+        for k in range(len(template.slots)):
+            frames = [t for t, (r, _) in zip(t_idx, rows_cols, strict=True) if r == row0 + k]
+            c = rows_cols[t_idx.index(frames[0])][1]
+            text_chars.append(self.chars[c])
+            confs.append(float(max(sub[t, c] for t in frames)))
+        text = "".join(text_chars)
+        if template.regex is not None and template.regex.match(text) is None:
+            return None
+        score = float(sum(logp[t, c] for t, (_, c) in zip(t_idx, rows_cols, strict=True)))
+        score += float(sum(logb[t] for t in range(len(logb)) if t not in set(t_idx)))
+        greedy = float(np.log(probs.max(axis=1) + EPS).sum())
+        return Decoded(text, tuple(confs), template, score, greedy)
+
+    def _viterbi(
+        self, logp: FloatArray, logb: FloatArray
+    ) -> tuple[int | None, tuple[list[int], list[tuple[int, int]]]]:
+        """Run the joint Viterbi; returns the best template index and its char frames."""
+        tr = self._forward(logp, logb)
+        n_t = logp.shape[0]
+        ends = [
+            max((float(tr.b_state[r]), 0), (float(tr.c_state[r, tr.top1[n_t - 1, r]]), 1))
+            for r in self.last_rows
+        ]
+        best = int(np.argmax([e[0] for e in ends]))
+        if ends[best][0] <= NEG / 2:
+            return None, ([], [])
+        return best, self._backtrack(tr, self.last_rows[best], ends[best][1] == 1)
+
+    def _forward(self, logp: FloatArray, logb: FloatArray) -> _Trellis:
+        n_t = logp.shape[0]
+        n_rows, n_cols = self.mask.shape
+        n_b = n_rows + len(self.templates)
+        c_state = np.where(self.first[:, None], self.mask + logp[0], NEG)
+        b_state = np.full(n_b, NEG, dtype=np.float32)
+        b_state[n_rows:] = logb[0]
+        tr = _Trellis(
+            bp_c=np.zeros((n_t, n_rows, n_cols), dtype=np.int8),
+            bp_b=np.zeros((n_t, n_b), dtype=np.int8),
+            top1=np.zeros((n_t, n_rows), dtype=np.int64),
+            top2=np.zeros((n_t, n_rows), dtype=np.int64),
+        )
+        prev_row = np.arange(n_rows) - 1
+        cols = np.arange(n_cols)
+        rows = np.arange(n_rows)
+        for t in range(1, n_t):
+            order = np.argsort(c_state, axis=1)
+            a1, a2 = order[:, -1], order[:, -2]
+            tr.top1[t - 1], tr.top2[t - 1] = a1, a2
+            v1, v2 = c_state[rows, a1], c_state[rows, a2]
+            # blank states: stay, or close the char of the same row
+            new_b = b_state.copy()
+            tr.bp_b[t, :n_rows] = v1 > b_state[:n_rows]
+            new_b[:n_rows] = np.maximum(b_state[:n_rows], v1)
+            new_b += logb[t]
+            # char states: stay, from the blank before, or straight from the previous row's char
+            # (CTC needs a blank between two equal characters, hence the second best)
+            from_b = np.broadcast_to(b_state[self.before][:, None], c_state.shape)
+            pv1 = np.where(self.first, NEG, v1[prev_row])[:, None]
+            pv2 = np.where(self.first, NEG, v2[prev_row])[:, None]
+            from_c = np.where(cols[None, :] == a1[prev_row][:, None], pv2, pv1)
+            cand = np.stack([c_state, from_b, from_c])
+            choice = cand.argmax(axis=0)
+            tr.bp_c[t] = choice
+            c_state = np.take_along_axis(cand, choice[None], 0)[0] + logp[t] + self.mask
+            b_state = new_b
+        tr.top1[n_t - 1] = c_state.argmax(axis=1)
+        tr.c_state, tr.b_state = c_state, b_state
+        return tr
+
+    def _backtrack(
+        self, tr: _Trellis, row: int, in_char: bool
+    ) -> tuple[list[int], list[tuple[int, int]]]:
+        n_rows = self.mask.shape[0]
+        n_t = tr.bp_c.shape[0]
+        col = int(tr.top1[n_t - 1, row])
+        b_idx = row
+        frames: list[int] = []
+        states: list[tuple[int, int]] = []
+        for t in range(n_t - 1, 0, -1):
+            if in_char:
+                frames.append(t)
+                states.append((row, col))
+                move = tr.bp_c[t, row, col]
+                if move == 1:
+                    in_char, b_idx = False, int(self.before[row])
+                elif move == 2:
+                    prev = row - 1
+                    best_prev = int(tr.top1[t - 1, prev])
+                    col = best_prev if best_prev != col else int(tr.top2[t - 1, prev])
+                    row = prev
+            elif b_idx < n_rows and tr.bp_b[t, b_idx]:
+                in_char, row = True, b_idx
+                col = int(tr.top1[t - 1, row])
+        if in_char:
+            frames.append(0)
+            states.append((row, col))
+        frames.reverse()
+        states.reverse()
+        return frames, states
+
+
+@dataclass
+class _Trellis:
+    """Back-pointers of the Viterbi pass (mutable scratch, never leaves this module)."""
+
+    bp_c: npt.NDArray[np.int8]  # per step, row, col: 0 stay, 1 from blank, 2 from previous row
+    bp_b: npt.NDArray[np.int8]  # per step, blank state: 1 = closed the row's char
+    top1: npt.NDArray[np.int64]  # per step, row: best column (and for the close move)
+    top2: npt.NDArray[np.int64]  # per step, row: second best column
+    c_state: FloatArray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    b_state: FloatArray = field(default_factory=lambda: np.zeros(0, np.float32))

@@ -1,0 +1,234 @@
+"""Plate detectors: where the plates are in a BGR frame.
+
+Two model contracts, chosen by `detector.type`:
+- ppocr-det: the PP-OCR DB text detector from the rapidocr wheel. It finds every text line, so
+  lines are grouped (a plate split at its dot is joined, a two-row plate's rows are stacked) and
+  filtered by plate geometry; the format check after reading rejects the remaining non-plates.
+- yolo-plate: a YOLOv5-style plate detector (letterboxed square input, rows of cx, cy, w, h,
+  objectness, optionally 4 corner points, then class scores; class 1 = two-row plate), e.g. the
+  HyperLPR3 y5fu detector.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from edge.errors import ModelError
+from edge.vision.plates.config import DetectorConfig
+from edge.vision.plates.recognise import rapidocr_model
+from edge.vision.plates.runtime import open_session
+
+log = logging.getLogger(__name__)
+
+Image = npt.NDArray[np.uint8]
+Quad = npt.NDArray[np.float32]  # (4, 2): top-left, top-right, bottom-right, bottom-left
+DB_BIN_THRESHOLD = 0.3  # PP-OCR's pixel threshold on the DB probability map
+DB_UNCLIP = 1.6  # PP-OCR's box expansion ratio
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A region that may hold a plate: its corners, detector score and row layout."""
+
+    quad: Quad
+    score: float
+    two_row: bool
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        """Axis-aligned x1, y1, x2, y2 in pixels."""
+        x1, y1 = np.floor(self.quad.min(axis=0)).astype(int)
+        x2, y2 = np.ceil(self.quad.max(axis=0)).astype(int)
+        return int(x1), int(y1), int(x2), int(y2)
+
+
+def order_quad(points: npt.ArrayLike) -> Quad:
+    """Four points as top-left, top-right, bottom-right, bottom-left."""
+    pts = np.asarray(points, dtype=np.float32).reshape(4, 2)
+    by_y = pts[np.argsort(pts[:, 1], kind="stable")]
+    top = by_y[:2][np.argsort(by_y[:2, 0])]
+    bottom = by_y[2:][np.argsort(by_y[2:, 0])]
+    return np.array([top[0], top[1], bottom[1], bottom[0]], dtype=np.float32)
+
+
+def quad_size(quad: Quad) -> tuple[float, float]:
+    """Width (mean of top and bottom edges) and height (mean of the sides) of a quad."""
+    w = (np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])) / 2
+    h = (np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1])) / 2
+    return float(w), float(h)
+
+
+class PpocrDetector:
+    """PP-OCR DB text detection, grouped into plate candidates."""
+
+    def __init__(self, config: DetectorConfig, providers: Sequence[str], threads: int) -> None:
+        """Load the model (ModelError naming the path if missing or corrupt)."""
+        self.config = config
+        self.path: Path = config.path or rapidocr_model("det")
+        self.session: Any = open_session(self.path, providers, threads)
+        self.input_name: str = self.session.get_inputs()[0].name
+
+    def detect(self, image: Image) -> list[Candidate]:
+        """Plate candidates in a BGR image, best first."""
+        h, w = image.shape[:2]
+        scale = self.config.input_size / max(h, w)
+        nh, nw = (max(32, round(h * scale / 32) * 32), max(32, round(w * scale / 32) * 32))
+        resized = cv2.resize(image, (nw, nh))
+        x = (resized.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]
+        prob = np.asarray(self.session.run(None, {self.input_name: x})[0])[0, 0]
+        lines = self._lines(prob, (w / nw, h / nh))
+        return group_lines(lines, self.config.min_height)
+
+    def _lines(self, prob: npt.NDArray[np.float32], sxy: tuple[float, float]) -> list[Candidate]:
+        raw = np.asarray(prob > DB_BIN_THRESHOLD, dtype=np.uint8)
+        bitmap = np.asarray(cv2.dilate(raw, np.ones((2, 2), np.uint8)), dtype=np.uint8)
+        contours, _ = cv2.findContours(bitmap, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+        lines: list[Candidate] = []
+        for contour in contours:
+            (cx, cy), (rw, rh), angle = cv2.minAreaRect(contour)
+            if min(rw, rh) < 3:
+                continue
+            x, y, bw, bh = cv2.boundingRect(contour)
+            mask = np.zeros((bh, bw), np.uint8)
+            cv2.fillPoly(mask, [contour.reshape(-1, 2) - (x, y)], 1)
+            score = float(cv2.mean(prob[y : y + bh, x : x + bw], mask)[0])
+            if score < self.config.score_threshold:
+                continue
+            d = rw * rh * DB_UNCLIP / (2 * (rw + rh))
+            pts = cv2.boxPoints(((cx, cy), (rw + 2 * d, rh + 2 * d), angle))
+            pts = pts * np.array(sxy, dtype=np.float32)
+            lines.append(Candidate(order_quad(pts), score, two_row=False))
+        return lines
+
+
+def _merge(quads: Sequence[Quad]) -> Quad:
+    pts = np.concatenate(quads).astype(np.float32)
+    return order_quad(cv2.boxPoints(cv2.minAreaRect(pts)))
+
+
+def _join_split_lines(lines: list[Candidate]) -> list[Candidate]:
+    """Join pieces of one text line (a plate split at its separator dot)."""
+    lines = sorted(lines, key=lambda c: float(c.quad[:, 0].min()))
+    out: list[Candidate] = []
+    for line in lines:
+        if out:
+            prev = out[-1]
+            _, ph = quad_size(prev.quad)
+            _, lh = quad_size(line.quad)
+            gap = float(line.quad[:, 0].min() - prev.quad[:, 0].max())
+            dy = abs(float(line.quad[:, 1].mean() - prev.quad[:, 1].mean()))
+            if max(ph, lh) < 1.4 * min(ph, lh) and dy < 0.35 * ph and gap < 0.8 * ph:
+                out[-1] = Candidate(
+                    _merge([prev.quad, line.quad]), min(prev.score, line.score), False
+                )
+                continue
+        out.append(line)
+    return out
+
+
+def _stack_two_rows(lines: list[Candidate]) -> list[Candidate]:
+    """Two-row plates (yellow truck rear plates): a short top row centred over a long one."""
+    stacked: list[Candidate] = []
+    for top in lines:
+        tw, th = quad_size(top.quad)
+        tc = top.quad.mean(axis=0)
+        for bottom in lines:
+            if bottom is top:
+                continue
+            bw, bh = quad_size(bottom.quad)
+            bx1, bx2 = float(bottom.quad[:, 0].min()), float(bottom.quad[:, 0].max())
+            gap = float(bottom.quad[:, 1].min() - top.quad[:, 1].max())
+            if (
+                tw < 0.85 * bw
+                and bx1 < tc[0] < bx2
+                and -0.4 * bh < gap < 0.6 * bh
+                and 0.4 * bh < th < 1.1 * bh
+            ):
+                quad = _merge([top.quad, bottom.quad])
+                stacked.append(Candidate(quad, min(top.score, bottom.score), two_row=True))
+    return stacked
+
+
+def group_lines(lines: list[Candidate], min_height: int) -> list[Candidate]:
+    """Plate candidates from text lines: joined, stacked, filtered by plate geometry."""
+    lines = _join_split_lines(lines)
+    out = _stack_two_rows(lines)
+    for line in lines:
+        w, h = quad_size(line.quad)
+        if h >= min_height and 1.3 <= w / max(h, 1.0) <= 12:
+            out.append(line)
+    return sorted(out, key=lambda c: -c.score * np.sqrt(np.prod(quad_size(c.quad))))
+
+
+class YoloPlateDetector:
+    """YOLOv5-style plate detector with optional corner keypoints (HyperLPR3 y5fu layout)."""
+
+    def __init__(self, config: DetectorConfig, providers: Sequence[str], threads: int) -> None:
+        """Load the model; it must take one square image input."""
+        if config.path is None:
+            raise ModelError("detector type yolo-plate needs detector.path (an ONNX file)")
+        self.config = config
+        self.path: Path = config.path
+        self.session: Any = open_session(config.path, providers, threads)
+        inp = self.session.get_inputs()[0]
+        self.input_name: str = inp.name
+        fixed = [d for d in inp.shape[2:] if isinstance(d, int)]
+        self.size = fixed[0] if fixed else config.input_size
+
+    def detect(self, image: Image) -> list[Candidate]:
+        """Plate candidates in a BGR image, best first."""
+        h, w = image.shape[:2]
+        r = self.size / max(h, w)
+        nw, nh = round(w * r), round(h * r)
+        px, py = (self.size - nw) // 2, (self.size - nh) // 2
+        canvas = np.zeros((self.size, self.size, 3), np.uint8)
+        canvas[py : py + nh, px : px + nw] = cv2.resize(image, (nw, nh))
+        x = cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB).astype(np.float32).transpose(2, 0, 1) / 255
+        rows = np.asarray(self.session.run(None, {self.input_name: x[None]})[0])[0]
+        return self._decode(rows, r, px, py)
+
+    def _decode(self, rows: npt.NDArray[np.float32], r: float, px: int, py: int) -> list[Candidate]:
+        has_kp = rows.shape[1] >= 15
+        cls = rows[:, 13:] if has_kp else rows[:, 5:]
+        if cls.shape[1] == 0:
+            cls = np.ones((len(rows), 1), np.float32)
+        scores = rows[:, 4] * cls.max(axis=1)
+        keep = np.flatnonzero(scores >= self.config.score_threshold)
+        if keep.size == 0:
+            return []
+        b = rows[keep, :4]
+        xywh = np.stack([b[:, 0] - b[:, 2] / 2, b[:, 1] - b[:, 3] / 2, b[:, 2], b[:, 3]], 1)
+        picked = cv2.dnn.NMSBoxes(
+            xywh.tolist(), scores[keep].tolist(), self.config.score_threshold, self.config.nms_iou
+        )
+        out: list[Candidate] = []
+        for i in np.asarray(picked).reshape(-1):
+            row = rows[keep[i]]
+            if has_kp:
+                pts = row[5:13].reshape(4, 2)
+            else:
+                x0, y0, bw, bh = xywh[i]
+                pts = np.array([[x0, y0], [x0 + bw, y0], [x0 + bw, y0 + bh], [x0, y0 + bh]])
+            quad = order_quad((pts - (px, py)) / r)
+            two_row = cls.shape[1] > 1 and int(cls[keep[i]].argmax()) == 1
+            _, qh = quad_size(quad)
+            if qh >= self.config.min_height:
+                out.append(Candidate(quad, float(scores[keep[i]]), two_row))
+        return out
+
+
+def make_detector(
+    config: DetectorConfig, providers: Sequence[str], threads: int
+) -> PpocrDetector | YoloPlateDetector:
+    """The detector named by config.type."""
+    if config.type == "yolo-plate":
+        return YoloPlateDetector(config, providers, threads)
+    return PpocrDetector(config, providers, threads)

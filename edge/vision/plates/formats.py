@@ -1,0 +1,107 @@
+"""Plate formats per region, loaded from formats.yaml (data, not code).
+
+A region is a list of templates; each template is a sequence of slots and each slot is the set
+of characters allowed at that position. The CTC decoder (decode.py) only produces text that
+walks one of these templates, so a reading either fits a real plate format or is rejected.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from edge.errors import ConfigError
+
+FORMATS_FILE = Path(__file__).with_name("formats.yaml")
+_TOKEN = re.compile(r"^(=(?P<lit>.)|(?P<cls>[a-z_]+))(\{(?P<a>\d+)(,(?P<b>\d+))?\})?$")
+
+
+@dataclass(frozen=True)
+class Template:
+    """One fixed-length plate layout: allowed characters per position."""
+
+    name: str
+    slots: tuple[str, ...]
+    regex: re.Pattern[str] | None
+    colors: tuple[str, ...] | None
+
+    def accepts(self, text: str) -> bool:
+        """Whether text fits this template (length, per-slot characters, extra regex)."""
+        if len(text) != len(self.slots):
+            return False
+        if any(ch not in slot for ch, slot in zip(text, self.slots, strict=True)):
+            return False
+        return self.regex is None or self.regex.match(text) is not None
+
+
+@dataclass(frozen=True)
+class Region:
+    """The plate formats of one region (cn, eu, us, br)."""
+
+    name: str
+    separators: str
+    templates: tuple[Template, ...]
+
+    @property
+    def charset(self) -> str:
+        """Every character any template of this region can produce, in a stable order."""
+        seen: dict[str, None] = {}
+        for template in self.templates:
+            for slot in template.slots:
+                seen.update(dict.fromkeys(slot))
+        return "".join(seen)
+
+    def match(self, text: str) -> Template | None:
+        """The first template that accepts text, or None (text is not a plate of this region)."""
+        return next((t for t in self.templates if t.accepts(text)), None)
+
+
+def _expand(pattern: str, classes: dict[str, str], where: str) -> list[tuple[str, ...]]:
+    """Expand 'province cn_letter cn_alnum{5}' into one or more slot sequences."""
+    variants: list[list[str]] = [[]]
+    for token in pattern.split():
+        m = _TOKEN.match(token)
+        if m is None:
+            raise ConfigError(f"{where}: bad pattern token {token!r}")
+        chars = m.group("lit") or classes.get(m.group("cls") or "", "")
+        if not chars:
+            raise ConfigError(f"{where}: unknown character class {token!r}")
+        low = int(m.group("a") or 1)
+        high = int(m.group("b") or low)
+        variants = [v + [chars] * n for v in variants for n in range(low, high + 1)]
+    return [tuple(v) for v in variants]
+
+
+def _region(name: str, spec: dict[str, Any], classes: dict[str, str]) -> Region:
+    templates: list[Template] = []
+    for fmt in spec["formats"]:
+        where = f"{FORMATS_FILE}: regions.{name}.{fmt['name']}"
+        regex = re.compile(fmt["regex"]) if fmt.get("regex") else None
+        colors = tuple(fmt["colors"]) if fmt.get("colors") else None
+        for slots in _expand(fmt["pattern"], classes, where):
+            templates.append(Template(fmt["name"], slots, regex, colors))
+    return Region(name, str(spec.get("separators", "")), tuple(templates))
+
+
+@cache
+def load_regions(path: Path = FORMATS_FILE) -> dict[str, Region]:
+    """All regions defined in a formats file (cached: the file is package data)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        classes = {k: str(v) for k, v in data["classes"].items()}
+        return {n: _region(n, s, classes) for n, s in data["regions"].items()}
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: cannot load plate formats: {exc}") from exc
+
+
+def region(name: str) -> Region:
+    """One region by name; ConfigError listing the known ones if absent."""
+    regions = load_regions()
+    if name not in regions:
+        raise ConfigError(f"unknown plate region {name!r}; known: {', '.join(sorted(regions))}")
+    return regions[name]

@@ -1,0 +1,114 @@
+"""CTC plate recognisers: the PP-OCR recogniser from the rapidocr wheel, or any CTC model.
+
+The recogniser only turns crops into per-step character probabilities; which text they spell
+is decided by the format-aware decoder (decode.py), so any CTC model with a character list can
+be dropped in by configuration.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from edge.errors import ModelError
+from edge.vision.plates.config import RecogniserConfig
+from edge.vision.plates.runtime import open_session
+
+log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float32]
+Image = npt.NDArray[np.uint8]
+MAX_ASPECT = 12  # widest crop fed to the recogniser, in multiples of its input height
+
+
+def rapidocr_model(kind: str) -> Path:
+    """Path of the PP-OCR model of a kind ('det', 'rec') shipped inside the rapidocr wheel."""
+    spec = importlib.util.find_spec("rapidocr")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(
+            "rapidocr is not installed: no packaged PP-OCR models (pip install rapidocr)"
+        )
+    models = Path(next(iter(spec.submodule_search_locations))) / "models"
+    found = sorted(models.glob(f"*_{kind}_*.onnx"))
+    if not found:
+        raise ModelError(f"{models}: no PP-OCR {kind} model in the rapidocr package")
+    return found[-1]  # newest version sorts last (PP-OCRv4 < PP-OCRv5 < ...)
+
+
+class Recogniser:
+    """Crops in, (T, V) CTC probabilities out, with the vocabulary to read them."""
+
+    def __init__(self, config: RecogniserConfig, providers: Sequence[str], threads: int) -> None:
+        """Load the model and its character list; ModelError naming the path on failure."""
+        self.config = config
+        self.path = config.path or rapidocr_model("rec")
+        self.session: Any = open_session(self.path, providers, threads)
+        self.input_name: str = self.session.get_inputs()[0].name
+        chars = self._characters()
+        if config.blank == "first":
+            self.vocab_list = ["<blank>", *chars]
+            self.blank = 0
+        else:
+            self.vocab_list = [*chars, "<blank>"]
+            self.blank = len(chars)
+        self.vocab = {c: i for i, c in enumerate(self.vocab_list) if i != self.blank}
+
+    def _characters(self) -> list[str]:
+        if self.config.charset is not None:
+            try:
+                text = self.config.charset.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ModelError(f"{self.config.charset}: cannot read charset: {exc}") from exc
+            return text.rstrip("\n").split("\n")
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if "character" not in meta:
+            raise ModelError(f"{self.path}: no 'character' list in the model; give a charset file")
+        # PP-OCR appends a space class after the dictionary (use_space_char)
+        return [*str(meta["character"]).split("\n"), " "]
+
+    def _prepare(self, crop: Image, width: int) -> FloatArray:
+        cfg = self.config
+        h, w = crop.shape[:2]
+        target = cfg.input_width or min(width, max(1, math.ceil(cfg.input_height * w / h)))
+        img = cv2.resize(crop, (target, cfg.input_height), interpolation=cv2.INTER_LINEAR)
+        if cfg.channels == "rgb":
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        x = (img.astype(np.float32) - cfg.mean) * cfg.scale
+        out = np.zeros((3, cfg.input_height, width), dtype=np.float32)
+        out[:, :, :target] = x.transpose(2, 0, 1)
+        return out
+
+    def probabilities(self, crops: Sequence[Image]) -> list[FloatArray]:
+        """One (T, V) probability matrix per crop (batched in one model call)."""
+        if not crops:
+            return []
+        cfg = self.config
+        if cfg.input_width:
+            width = cfg.input_width
+        else:
+            aspects = [c.shape[1] / max(1, c.shape[0]) for c in crops]
+            width = math.ceil(cfg.input_height * min(MAX_ASPECT, max(aspects)) / 8) * 8
+        batch = np.stack([self._prepare(c, width) for c in crops])
+        raw = np.asarray(self.session.run(None, {self.input_name: batch})[0], dtype=np.float32)
+        return [self._to_probs(raw, i) for i in range(len(crops))]
+
+    def _to_probs(self, raw: FloatArray, i: int) -> FloatArray:
+        """Normalise layouts (N,T,V), (N,V,T), (N,1,T,V), (N,V,1,T) and logits to (T, V)."""
+        n_vocab = len(self.vocab_list)
+        m = raw[i].squeeze()
+        if m.ndim != 2 or n_vocab not in m.shape:
+            raise ModelError(f"{self.path}: output {raw.shape} does not match {n_vocab} classes")
+        if m.shape[-1] != n_vocab:
+            m = m.T
+        if m.min() < 0 or not np.allclose(m.sum(axis=1), 1.0, atol=1e-2):
+            e = np.exp(m - m.max(axis=1, keepdims=True))
+            m = e / e.sum(axis=1, keepdims=True)
+        return np.ascontiguousarray(m, dtype=np.float32)
