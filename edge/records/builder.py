@@ -24,7 +24,7 @@ from typing import Any
 from edge.outbox.errors import OutboxFullError
 from edge.outbox.store import Append, Outbox, StoredRecord
 from edge.records.evidence import EvidenceFile, write_evidence
-from edge.records.ids import Uuid7Generator
+from edge.records.ids import Uuid7Generator, is_uuid7
 from edge.records.jws import encode_json, protected_header, sign_compact
 from edge.records.keys import SigningKey
 
@@ -108,12 +108,19 @@ class RecordWriter:
         """Records kept in memory because the outbox was full."""
         return len(self._held)
 
+    def new_id(self) -> str:
+        """A record id to use before writing: evidence goes to OUT/evidence/<id>/ first,
+        then `write(..., record_id=id)`."""
+        return self._ids.new(self._now_ns())
+
     def write(
         self,
         record_type: str,
         body: Mapping[str, Any],
         event_time_ns: int,
         evidence: Sequence[EvidenceFile] = (),
+        *,
+        record_id: str | None = None,
     ) -> StoredRecord:
         """Build, sign and commit one record (after any held ones); returns it as stored.
 
@@ -122,14 +129,17 @@ class RecordWriter:
         in `body`). Raises OutboxFullError on a full disk (see module doc),
         ValueError if `body` overrides an envelope field or holds a non-JSON value.
         """
-        return self.write_many([(record_type, body, event_time_ns, evidence)])[-1]
+        draft = self._draft(record_type, body, event_time_ns, evidence, record_id)
+        return self._write_drafts([draft])[-1]
 
     def write_many(
         self,
         items: Sequence[tuple[str, Mapping[str, Any], int, Sequence[EvidenceFile]]],
     ) -> list[StoredRecord]:
         """Several records in one transaction (one fsync): for bursts. Same rules as write."""
-        drafts = [self._draft(t, b, ns, ev) for t, b, ns, ev in items]
+        return self._write_drafts([self._draft(t, b, ns, ev, None) for t, b, ns, ev in items])
+
+    def _write_drafts(self, drafts: list[_Draft]) -> list[StoredRecord]:
         for d in drafts:
             # Fail on a bad body now, before anything is held or committed.
             encode_json({**d.fields, "seq": 1, "prev": None})
@@ -179,12 +189,16 @@ class RecordWriter:
         body: Mapping[str, Any],
         event_time_ns: int,
         evidence: Sequence[EvidenceFile],
+        record_id: str | None,
     ) -> _Draft:
         clash = ENVELOPE_FIELDS.intersection(body)
         if clash:
             raise ValueError(f"record body must not set envelope fields {sorted(clash)}")
         now = self._now_ns()
-        record_id = self._ids.new(now)
+        if record_id is None:
+            record_id = self._ids.new(now)
+        elif not is_uuid7(record_id):
+            raise ValueError(f"record id {record_id!r} is not a UUIDv7 (use new_id())")
         clock = self._clock_info()
         fields: dict[str, Any] = {
             "time": rfc3339_ms(event_time_ns),
