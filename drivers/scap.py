@@ -145,6 +145,7 @@ class ScapWriter:
             raise ValueError(f"t_ns {t_ns} goes back (previous {self._last_t})")
         self._last_t = t_ns
         self._f.write(_REC.pack(t_ns, len(data)) + data)
+        self._f.flush()  # as the class promises: a crash loses at most the record being written
 
     def flush(self) -> None:
         """Push buffered records to the OS."""
