@@ -61,6 +61,7 @@ class Score:
     of_group: list[float] = field(default_factory=list)
     speed: list[float] = field(default_factory=list)
     spacing: list[float] = field(default_factory=list)
+    time_ms: list[float] = field(default_factory=list)
     truth: int = 0
     missed: int = 0
     ghosts: int = 0
@@ -97,6 +98,7 @@ def score_pair(s: Score, truth: dict[str, object], v: WeighedVehicle) -> None:
     spac = [float(a["spacing_m"]) for a in t_axles]
     speed = float(truth["speed_mps"]) * 3.6  # type: ignore[arg-type]
     s.speed.append(v.speed_kmh - speed)
+    s.time_ms.append((v.t_ns - int(truth["t_ns"])) / 1e6)  # type: ignore[call-overload]
     s.gross.append(pct(v.gross_kg, sum(loads)))
     if v.quality:
         s.flagged += 1
@@ -145,9 +147,13 @@ def weigh(folder: Path) -> tuple[list[WeighedVehicle], float, dict[str, int]]:
     out: list[WeighedVehicle] = []
     t0 = time.process_time()
     with ScapReader(folder / "wim0.scap") as reader:
+        reader_end = 0
         for chunk in reader:
+            reader_end = chunk.t_ns
             for frame in parser.feed(chunk.data):
                 out.extend(weigher.feed(frame, chunk.t_ns))
+    for frame in parser.flush():
+        out.extend(weigher.feed(frame, reader_end))
     out.extend(weigher.flush())
     cpu = time.process_time() - t0
     counters = {k: v for k, v in vars(weigher.stats()).items() if isinstance(v, int)}
@@ -155,12 +161,24 @@ def weigh(folder: Path) -> tuple[list[WeighedVehicle], float, dict[str, int]]:
     return out, cpu, counters
 
 
-def run_seed(s: Score, seed: int, minutes: float, work: Path, verbose: bool) -> None:
+def run_seed(s: Score, seed: int, args: argparse.Namespace, work: Path) -> None:
     """Simulate one scenario and score it."""
     from edge.sim import SimOptions, generate
 
     folder = work / f"seed{seed}"
-    res = generate(folder, SimOptions(seed=seed, duration_s=minutes * 60.0))
+    opts = SimOptions(
+        seed=seed,
+        duration_s=args.minutes * 60.0,
+        dynamic_max=args.dynamic,
+        noise_kg=args.noise_kg,
+        line_noise=args.line_noise,
+        lost_frames=args.lost_frames,
+        clock_ppm=args.clock_ppm,
+        accel_max_mps2=args.accel,
+        mean_headway_s=args.headway,
+    )
+    res = generate(folder, opts)
+    verbose = not args.json
     truths = [
         json.loads(line)
         for line in (folder / "truth.jsonl").read_text().splitlines()
@@ -199,6 +217,7 @@ def report(s: Score) -> dict[str, object]:
         "axle_of_group_pct_p95": round(p95(s.of_group), 2),
         "speed_kmh_p95": round(p95(s.speed), 2),
         "spacing_m_p95": round(p95(s.spacing), 3),
+        "time_ms_p95": round(p95(s.time_ms), 2),
         "gross_pct_mean": round(float(np.mean(s.gross)), 2) if s.gross else None,
         "overload_truth": s.overload_truth,
         "overload_caught": s.overload_caught,
@@ -238,6 +257,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[101, 102, 103])
     ap.add_argument("--minutes", type=float, default=3.5)
+    ap.add_argument("--dynamic", type=float, default=0.10, help="a1 + a2 at most")
+    ap.add_argument("--noise-kg", type=float, default=3.0)
+    ap.add_argument("--line-noise", type=float, default=0.0005, help="per-frame damage")
+    ap.add_argument("--lost-frames", type=float, default=0.0005, help="per-frame loss")
+    ap.add_argument("--clock-ppm", type=float, default=30.0)
+    ap.add_argument("--accel", type=float, default=0.0, help="max |acceleration| m/s2")
+    ap.add_argument("--headway", type=float, default=6.0, help="mean headway s")
     ap.add_argument("--json", action="store_true", help="print only the JSON summary")
     ap.add_argument("--keep", type=Path, help="keep the scenarios in this folder")
     args = ap.parse_args()
@@ -245,7 +271,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = args.keep or Path(tmp)
         for seed in args.seeds:
-            run_seed(s, seed, args.minutes, work, verbose=not args.json)
+            run_seed(s, seed, args, work)
     r = report(s)
     if not args.json:
         print_table(r)

@@ -159,6 +159,14 @@ class Lcs1Weigher:
         self._count(out)
         return out
 
+    def channel_zeros(self) -> dict[int, float]:
+        """The zero each used channel has drifted to, in ADC counts (source channel -> counts)."""
+        det = self._det
+        return {
+            int(c): float(self._zero[i] + (det.baseline(i) if det else 0.0) / self._kpc[i])
+            for i, c in enumerate(self._cols)
+        }
+
     def to_scenario_ns(self, index: float) -> int:
         """Scenario time (ns since t0) of a sample index (after the first frame)."""
         if self._map is None:
