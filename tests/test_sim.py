@@ -229,3 +229,57 @@ def test_cli_writes_scenario_and_prints_summary(
     assert main(["simulate", "--out", str(out), "--speed-min", "90", "--speed-max", "30"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("edge simulate: error:") and "speed" in err
+
+
+def test_acceleration_changes_speed_between_rows(tmp_path: Path) -> None:
+    options = clean(vehicles=1, lanes=1, speed_kmh=(30, 30), dynamic_max=0, accel_max_mps2=1.0)
+    (veh,) = generate(tmp_path, options).vehicles
+    assert abs(veh.accel_mps2) > 0.05
+    kg = channel_kg(tmp_path)
+    kg -= np.median(kg[:2000], axis=0)
+    area = kg[:, :4].sum(axis=0) / 2000.0
+    for row, row_m in ((0, 0.0), (1, 3.0)):
+        expected = sum(
+            load * LP / veh.speed_at(off + row_m + LP / 2)
+            for load, off in zip(veh.body.loads_kg, veh.offsets_m, strict=True)
+        )
+        assert area[2 * row] + area[2 * row + 1] == pytest.approx(expected, rel=0.005)
+
+
+def test_site_geometry_comes_from_the_site_file(tmp_path: Path) -> None:
+    text = (Path(__file__).parent.parent / "config/reference-site.yaml").read_text()
+    site = tmp_path / "site-4m.yaml"
+    site.write_text(text.replace("row_spacing_m: 3.0", "row_spacing_m: 4.0"))
+    out = tmp_path / "sim"
+    options = clean(vehicles=1, lanes=1, speed_kmh=(40, 40), dynamic_max=0, site=site)
+    (veh,) = generate(out, options).vehicles
+    assert "row_spacing_m: 4.0" in (out / "site.yaml").read_text()
+    kg = channel_kg(out)
+    kg -= np.median(kg[:2000], axis=0)
+    t = np.arange(len(kg)) / 2000.0
+    centroid = (kg[:, :4] * t[:, None]).sum(axis=0) / kg[:, :4].sum(axis=0)
+    assert centroid[2] - centroid[0] == pytest.approx(4.0 / veh.speed_mps, rel=0.01)
+
+
+def test_board_clock_rate_error_shows_against_host_time(tmp_path: Path) -> None:
+    last: list[int] = []
+    for ppm in (0.0, 500.0):
+        generate(tmp_path / str(ppm), clean(duration_s=20, vehicles=0, clock_ppm=ppm))
+        with ScapReader(tmp_path / str(ppm) / "wim0.scap") as reader:
+            last.append(list(reader)[-1].t_ns)
+    # 20 s of board time last 10 ms longer on the host clock (+- the USB latency)
+    assert (last[1] - last[0]) * 1e-6 == pytest.approx(10.0, abs=3.0)
+
+
+def test_full_scale_clips_and_sets_the_overrange_flag(tmp_path: Path) -> None:
+    text = (Path(__file__).parent.parent / "config/reference-site.yaml").read_text()
+    site = tmp_path / "sensitive.yaml"
+    site.write_text(text.replace("kg_per_count: 0.02", "kg_per_count: 0.0001"))  # 838 kg full scale
+    out = tmp_path / "sim"
+    result = generate(out, clean(vehicles=4, lanes=1, seed=2, site=site))
+    assert any(v.body.kind.truck for v in result.vehicles)
+    frames, _ = decode_all(read_stream(out))
+    flagged = [f for f in frames if f.flags & 1]
+    assert len(flagged) == result.overrange_frames > 0
+    assert all(int(f.samples.max()) == 8_388_607 for f in flagged)
+    assert all(int(f.samples.max()) < 8_388_607 for f in frames if not f.flags & 1)

@@ -48,7 +48,7 @@ class ClassTables(ConfigModel):
 @cache
 def tables() -> ClassTables:
     """The packaged tables (read once). A broken file is a bug of the package, not a user error."""
-    text = resources.files("edge.wim").joinpath("data/vehicle_classes.yaml").read_text("utf-8")
+    text = resources.files("edge.wim.data").joinpath("vehicle_classes.yaml").read_text("utf-8")
     try:
         return ClassTables.model_validate(yaml.safe_load(text))
     except ValidationError as exc:

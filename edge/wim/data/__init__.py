@@ -1,0 +1,1 @@
+"""Packaged data tables of edge.wim (vehicle classes)."""
