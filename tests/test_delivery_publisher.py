@@ -100,3 +100,98 @@ def order_of(order: list[str], msgs: list, rid: str) -> int:  # type: ignore[typ
         if order[i] in ("vehicle", "violation") and jws_payload(m.payload)["id"] == rid:
             return i
     raise AssertionError(f"record {rid} never arrived")
+
+
+ACL_WITHOUT_VIOLATIONS = f"""
+topic readwrite {BASE}/status
+topic readwrite {BASE}/keys
+topic readwrite {BASE}/health
+topic readwrite {BASE}/vehicle
+topic readwrite {BASE}/evidence/#
+topic read roadside/#
+"""
+
+
+def test_acl_denial_keeps_the_records_and_warns(
+    tmp_path: Path, outbox: Outbox, key: SigningKey
+) -> None:
+    with running_broker(tmp_path / "acl-broker", acl=ACL_WITHOUT_VIOLATIONS) as b:
+        append_records(outbox, key, 6, lambda i: "violation" if i in (1, 4) else "vehicle")
+        pub = make_publisher(b.url, outbox, key, ack_timeout_s=0.5)
+        pub.start()
+        try:
+            assert pub.drain(1.5) == 2  # the two violations stay on the unit
+            time.sleep(1.2)  # past the retry timeout: tried again, refused again
+            st = pub.status()
+        finally:
+            pub.stop()
+    left = outbox.pending(10)
+    assert [r.type for r in left] == ["violation", "violation"]
+    assert st.delivered == 4 and st.published == 4
+    assert st.failed_codes.get(0x87, 0) >= 4  # 2 records x at least 2 attempts
+    assert any("0x87" in w and "Not authorized" in w for w in st.warnings), st.warnings
+
+
+def test_mqtt_311_delivers_too(broker: Broker, outbox: Outbox, key: SigningKey) -> None:
+    office = BackOffice(broker.url, BASE, ack=False, v5=False)
+    time.sleep(0.3)
+    append_records(outbox, key, 20)
+    pub = make_publisher(broker.url, outbox, key, protocol="3.1.1")
+    pub.start()
+    try:
+        assert pub.drain(10) == 0
+        assert office.wait_for(20, 5)
+    finally:
+        pub.stop()
+        office.close()
+    office.check_stream(20)
+
+
+def test_drain_times_out_while_the_broker_is_down_then_delivers(
+    tmp_path: Path, outbox: Outbox, key: SigningKey
+) -> None:
+    b = Broker(tmp_path / "late-broker")  # not started: the unit comes up first
+    append_records(outbox, key, 10, "violation")
+    pub = make_publisher(b.url, outbox, key)
+    pub.start()
+    try:
+        assert pub.drain(0.5) == 10
+        st = pub.status()
+        assert not st.connected
+        assert st.last_error is not None and "connection refused" in st.last_error
+        b.start()
+        assert pub.drain(10) == 0
+        assert pub.status().connected
+    finally:
+        pub.stop()
+        b.kill()
+
+
+def test_health_reports_queue_depth_and_oldest_age(
+    broker: Broker, outbox: Outbox, key: SigningKey
+) -> None:
+    office = BackOffice(broker.url, BASE, ack=False)  # no acks: records stay pending
+    time.sleep(0.3)
+    append_records(outbox, key, 5, "violation")
+    pub = make_publisher(broker.url, outbox, key, end_to_end_ack=True, health_interval_s=0.3)
+    pub.start()
+    try:
+        assert office.wait_for(5, 5)
+        deadline = time.monotonic() + 5
+        health = None
+        while time.monotonic() < deadline:
+            with office.lock:
+                found = [m for m in office.messages if m.topic == f"{BASE}/health"]
+            if found:
+                health = json.loads(found[-1].payload)
+                if health["queue"]["pending"] == 5:
+                    break
+            time.sleep(0.05)
+        assert health is not None
+        assert health["queue"]["pending"] == 5
+        assert health["queue"]["pending_violations"] == 5
+        assert health["queue"]["oldest_pending_age_s"] >= 0
+        assert pub.drain(0.3) == 5  # published, but not acknowledged end to end
+    finally:
+        pub.stop()
+        office.close()

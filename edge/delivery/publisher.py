@@ -278,8 +278,12 @@ class Publisher:
         if level != mqtt.MQTT_LOG_ERR:
             return
         exc = sys.exception()
-        # e.g. a TLS alert while reading: paho logs it and closes; keep the reason.
-        self._set_error(describe_error(exc, self._address) if exc else msg)
+        # e.g. a TLS alert while reading: paho logs it and closes; keep the reason. Errors
+        # without an exception ("not connected" while publishing) are paho's chatter.
+        if exc is not None:
+            self._set_error(describe_error(exc, self._address))
+        else:
+            log.debug("paho: %s", msg)
 
     def _set_error(self, text: str) -> None:
         with self._lock:
