@@ -159,14 +159,14 @@ class VideoFileSource:
         while not self._cap.grab():
             failures += 1
             if failures > self._failure_budget():
-                self._end(failures)
+                self._end()
                 return None
         index = self._next
         if failures:
             # The decoder skipped frames; the container timestamp says which one we got.
-            self._decode_errors += failures
             pts_index = self._index_from_pts()
             index = pts_index if pts_index >= index else index + failures
+            self._decode_errors += index - self._next
         self._next = index + 1
         return index
 
@@ -181,10 +181,11 @@ class VideoFileSource:
         pos_ms = known(self._cap.get(cv2.CAP_PROP_POS_MSEC))
         return round(pos_ms * self.container_fps / 1000.0)
 
-    def _end(self, failures: int) -> None:
+    def _end(self) -> None:
         self._state = "ended"
         if self.frame_count > 0 and self._next < self.frame_count:
-            self._decode_errors += failures
+            # Frames the container holds but the decoder never produced.
+            self._decode_errors += self.frame_count - self._next
             log.warning(
                 "camera=%s video=%s ended at frame %d of %d",
                 self.camera,
