@@ -102,7 +102,7 @@ def test_channel_integral_is_load_times_platform_over_speed(tmp_path: Path) -> N
     kg = channel_kg(tmp_path)
     kg -= np.median(kg[:2000], axis=0)  # the drifting zero, seen before the vehicle
     loads = np.array(veh.body.loads_kg, dtype=float)
-    left = float((loads * np.array(veh.left_fraction)).sum())
+    left = float((loads * np.array(veh.wheels.left_fraction)).sum())
     right = float(loads.sum()) - left
     area = kg.sum(axis=0) / 2000.0  # kg * s
     v = veh.speed_mps

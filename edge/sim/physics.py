@@ -76,22 +76,23 @@ def _first_axle_position(veh: SimVehicle, t: Floats) -> Floats:
 
 def _wheel_loads(veh: SimVehicle, t: Floats) -> tuple[Floats, Floats]:
     """Dynamic left and right wheel loads, shape (axles, samples)."""
+    w = veh.wheels
     static = np.asarray(veh.body.loads_kg, dtype=float)[:, None]
-    left = static * np.asarray(veh.left_fraction)[:, None]
-    bounce = np.asarray(veh.a1)[:, None] * np.sin(
-        2 * np.pi * veh.f1_hz * t[None, :] + np.asarray(veh.phi1)[:, None]
+    left = static * np.asarray(w.left_fraction)[:, None]
+    bounce = np.asarray(w.a1)[:, None] * np.sin(
+        2 * np.pi * w.f1_hz * t[None, :] + np.asarray(w.phi1)[:, None]
     )
-    a2 = np.asarray(veh.a2)[:, None]
-    hop = 2 * np.pi * np.asarray(veh.f2_hz)[:, None] * t[None, :]
-    dyn_l = 1.0 + bounce + a2 * np.sin(hop + np.asarray(veh.phi2_left)[:, None])
-    dyn_r = 1.0 + bounce + a2 * np.sin(hop + np.asarray(veh.phi2_right)[:, None])
+    a2 = np.asarray(w.a2)[:, None]
+    hop = 2 * np.pi * np.asarray(w.f2_hz)[:, None] * t[None, :]
+    dyn_l = 1.0 + bounce + a2 * np.sin(hop + np.asarray(w.phi2_left)[:, None])
+    dyn_r = 1.0 + bounce + a2 * np.sin(hop + np.asarray(w.phi2_right)[:, None])
     return left * dyn_l, (static - left) * dyn_r
 
 
 def add_vehicle_force(force: Floats, t: Floats, veh: SimVehicle, site: SimSite) -> None:
     """Add the platform forces (kg) of one vehicle to `force` (samples, channels) in place."""
     x = _first_axle_position(veh, t)[None, :] - np.asarray(veh.offsets_m)[:, None]
-    lt = np.asarray(veh.footprint_m)[:, None]
+    lt = np.asarray(veh.wheels.footprint_m)[:, None]
     w_left, w_right = _wheel_loads(veh, t)
     chans = site.lane_channels[veh.lane]
     for row, start in enumerate(site.rows_m):

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from edge.sim.vehicles import FLEET, VehicleBody, VehicleType, draw_body, pick_type
 
@@ -25,14 +26,9 @@ P_PLATOON = 0.25  # next vehicle follows closely on the same lane
 
 
 @dataclass(frozen=True)
-class SimVehicle:
-    """A vehicle placed in traffic: what truth.jsonl reports plus what the physics needs."""
+class WheelDynamics:
+    """Per-axle wheel parameters: how the load splits, the tyre, and the dynamic load terms."""
 
-    body: VehicleBody
-    lane: int
-    t_ns: int  # leading edge of the first tyre reaches the start of row A
-    speed_mps: float  # at t_ns
-    accel_mps2: float
     left_fraction: tuple[float, ...]  # share of each axle load on the left wheel
     footprint_m: tuple[float, ...]  # tyre contact length per axle
     a1: tuple[float, ...]  # body-bounce amplitude per axle
@@ -42,6 +38,18 @@ class SimVehicle:
     f2_hz: tuple[float, ...]
     phi2_left: tuple[float, ...]
     phi2_right: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class SimVehicle:
+    """A vehicle placed in traffic: what truth.jsonl reports plus what the physics needs."""
+
+    body: VehicleBody
+    lane: int
+    t_ns: int  # leading edge of the first tyre reaches the start of row A
+    speed_mps: float  # at t_ns
+    accel_mps2: float
+    wheels: WheelDynamics
 
     @property
     def t_s(self) -> float:
@@ -100,25 +108,30 @@ class TrafficParams:
     platform_m: float
 
 
+def _floats(x: npt.NDArray[np.float64]) -> tuple[float, ...]:
+    return tuple(float(v) for v in x)
+
+
 def _wheel_dynamics(
     body: VehicleBody, rng: np.random.Generator, dynamic_max: float
-) -> dict[str, object]:
+) -> WheelDynamics:
+    """Draw the wheels: 45-55 % left, footprint growing with load, a1 + a2 <= dynamic_max."""
     n = body.kind.n_axles
     total = rng.uniform(0.2, 1.0, n) * dynamic_max
     split = rng.uniform(0.3, 0.8, n)  # share of the amplitude in body bounce
     wheel_kg = np.array(body.loads_kg) / 2.0
     footprint = np.clip(0.15 + 0.2 * wheel_kg / 5000.0 + rng.uniform(-0.02, 0.02, n), 0.15, 0.35)
-    return {
-        "left_fraction": tuple(float(x) for x in rng.uniform(0.45, 0.55, n)),
-        "footprint_m": tuple(float(x) for x in footprint),
-        "a1": tuple(float(x) for x in total * split),
-        "f1_hz": float(rng.uniform(1.5, 4.0)),
-        "phi1": tuple(float(x) for x in rng.uniform(0, 2 * np.pi, n)),
-        "a2": tuple(float(x) for x in total * (1 - split)),
-        "f2_hz": tuple(float(x) for x in rng.uniform(8.0, 15.0, n)),
-        "phi2_left": tuple(float(x) for x in rng.uniform(0, 2 * np.pi, n)),
-        "phi2_right": tuple(float(x) for x in rng.uniform(0, 2 * np.pi, n)),
-    }
+    return WheelDynamics(
+        left_fraction=_floats(rng.uniform(0.45, 0.55, n)),
+        footprint_m=_floats(footprint),
+        a1=_floats(total * split),
+        f1_hz=float(rng.uniform(1.5, 4.0)),
+        phi1=_floats(rng.uniform(0, 2 * np.pi, n)),
+        a2=_floats(total * (1 - split)),
+        f2_hz=_floats(rng.uniform(8.0, 15.0, n)),
+        phi2_left=_floats(rng.uniform(0, 2 * np.pi, n)),
+        phi2_right=_floats(rng.uniform(0, 2 * np.pi, n)),
+    )
 
 
 def _earliest(prev: SimVehicle | None, v: float, gap_m: float, params: TrafficParams) -> float:
@@ -138,7 +151,9 @@ def _earliest(prev: SimVehicle | None, v: float, gap_m: float, params: TrafficPa
 
 def end_time_s(veh: SimVehicle, params: TrafficParams) -> float:
     """When the last tyre has left the last platform."""
-    dist = veh.offsets_m[-1] + params.row_spacing_m + params.platform_m + max(veh.footprint_m)
+    dist = (
+        veh.offsets_m[-1] + params.row_spacing_m + params.platform_m + max(veh.wheels.footprint_m)
+    )
     return veh.t_s + veh.time_to_travel(dist)
 
 
@@ -168,7 +183,7 @@ def traffic(
         else:
             lane = params.lanes[int(rng.integers(n_lanes))]
             cand = clock + rng.exponential(headway)
-            if u < P_SIDE_BY_SIDE + P_PLATOON:
+            if P_SIDE_BY_SIDE <= u < P_SIDE_BY_SIDE + P_PLATOON:
                 gap_m, cand = float(rng.uniform(MIN_GAP_M, 20.0)), 0.0
         t = max(cand, _earliest(last.get(lane), v, gap_m, params))
         veh = SimVehicle(
@@ -177,7 +192,7 @@ def traffic(
             t_ns=round(t * 1e9),
             speed_mps=v,
             accel_mps2=accel,
-            **_wheel_dynamics(body, rng, params.dynamic_max),  # type: ignore[arg-type]
+            wheels=_wheel_dynamics(body, rng, params.dynamic_max),
         )
         fill = params.vehicles is None and params.duration_s is not None
         if fill and end_time_s(veh, params) + 1.0 > (params.duration_s or 0.0):
