@@ -46,7 +46,13 @@ class PlateDecoder:
     def __init__(self, region: Region, vocab: Mapping[str, int], blank: int) -> None:
         """Map the region's characters to vocabulary indices; drop templates it cannot spell."""
         self.region = region
-        usable = [t for t in region.templates if all(c in vocab for s in t.slots for c in s)]
+        # a custom charset may lack some characters (e.g. 使): drop those, and drop a template
+        # only when one of its positions has no character left
+        usable: list[Template] = []
+        for t in region.templates:
+            slots = tuple("".join(c for c in s if c in vocab) for s in t.slots)
+            if all(slots):
+                usable.append(Template(t.name, slots, t.regex, t.colors))
         if not usable:
             raise ValueError(f"recogniser vocabulary cannot spell any {region.name} plate")
         self.templates = tuple(usable)

@@ -1,0 +1,256 @@
+"""Plate reading: formats, format-aware decoding, real models on real CCPD images, vote, CLI."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from edge.cli import plates as plates_cli
+from edge.errors import ModelError
+from edge.vision.plates import PlateRead, PlateReader, PlatesConfig, vote
+from edge.vision.plates.decode import PlateDecoder
+from edge.vision.plates.formats import region
+from tests.conftest import SHARED
+
+PLATES = SHARED / "data" / "plates"
+CROPS = PLATES / "ccpd-crops"
+SCENES = PLATES / "ccpd-scenes"
+HYPERLPR = SHARED / "data" / "models" / "hyperlpr3" / "y5fu_320x_sim.onnx"
+
+
+def imread(path: Path) -> np.ndarray:
+    image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None, path
+    return image
+
+
+def scene_labels() -> list[dict[str, str]]:
+    with (SCENES / "labels.csv").open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def reader() -> PlateReader:
+    return PlateReader(PlatesConfig())
+
+
+# --- formats -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt"),
+    [
+        ("皖A12345", "standard"),
+        ("浙AD12345", "nev_small"),
+        ("粤B12345D", "nev_large"),
+        ("鲁A1234挂", "special_suffix"),
+        ("渝B3587学", "special_suffix"),
+        ("粤Z1234港", "special_suffix"),
+        ("使123456", "embassy"),
+    ],
+)
+def test_cn_formats_accept_real_plate_series(text: str, fmt: str) -> None:
+    template = region("cn").match(text)
+    assert template is not None and template.name == fmt
+
+
+@pytest.mark.parametrize("text", ["中国重汽", "皖A1234", "皖AI2345", "A123456", "皖A123456789"])
+def test_cn_formats_reject_non_plates(text: str) -> None:
+    assert region("cn").match(text) is None
+
+
+def test_other_regions_use_their_own_formats() -> None:
+    assert region("br").match("ABC1D23") is not None  # Mercosul
+    assert region("br").match("ABC1234") is not None
+    assert region("br").match("AB12345") is None
+    assert region("eu").match("RK878AC") is not None
+    assert region("eu").match("STOP") is None  # words without a digit are not plates
+    assert region("us").match("10DTM") is not None
+
+
+# --- decoding --------------------------------------------------------------------------------
+
+
+def ctc_probs(frames: list[str], vocab: list[str], sure: float = 0.9) -> np.ndarray:
+    """A (T, V) matrix whose greedy reading is `frames` ('' = blank)."""
+    probs = np.full((len(frames), len(vocab)), (1 - sure) / (len(vocab) - 1), np.float32)
+    for t, ch in enumerate(frames):
+        probs[t, vocab.index(ch or "<b>")] = sure
+    return probs
+
+
+VOCAB = ["<b>", *"皖京ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789·中国重汽"]
+
+
+def decoder(name: str = "cn") -> PlateDecoder:
+    return PlateDecoder(region(name), {c: i for i, c in enumerate(VOCAB) if i}, 0)
+
+
+def test_decoder_reads_plate_through_separator_and_repeats() -> None:
+    frames = ["", "皖", "", "A", "·", "1", "", "1", "2", "2", "", "2", "3", ""]
+    got = decoder().decode(ctc_probs(frames, VOCAB))
+    assert got is not None
+    assert got.text == "皖A11223"  # repeated 1 and 2 need the blank between them
+    assert len(got.char_conf) == 7 and min(got.char_conf) > 0.8
+
+
+def test_decoder_fixes_letter_digit_confusion_by_position() -> None:
+    # The model prefers O in the 4th position of a Brazilian plate (LLL DDDD): the decoder
+    # must take the best digit there (0), not print an O.
+    frames = ["A", "", "B", "", "C", "", "O", "", "1", "", "2", "", "3", ""]
+    probs = ctc_probs(frames, VOCAB)
+    probs[6, VOCAB.index("0")] = 0.3
+    got = decoder("br").decode(probs)
+    assert got is not None and got.text == "ABC0123"
+
+
+def test_decoder_gives_low_confidence_to_company_name() -> None:
+    frames = ["中", "", "国", "", "重", "", "汽", "", "中", "", "国", "", "重", ""]
+    got = decoder().decode(ctc_probs(frames, VOCAB))
+    assert got is None or got.confidence < 0.1
+
+
+# --- real models -----------------------------------------------------------------------------
+
+
+def test_reads_ccpd_crops_with_packaged_models(reader: PlateReader) -> None:
+    with (CROPS / "labels.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))[:40]
+    exact = wrong = 0
+    for row in rows:
+        got = reader.read_crop(imread(CROPS / "images" / row["file"]))
+        exact += got is not None and got.text == row["plate"]
+        wrong += got is not None and got.text != row["plate"]
+    # a plate the model is unsure of (mostly its province character) is dropped, not guessed
+    assert exact >= 0.7 * len(rows)
+    assert wrong <= 2
+
+
+def test_two_row_plate_is_split_and_merged(reader: PlateReader) -> None:
+    crop = imread(CROPS / "images" / "皖A77Z41.jpg")  # 94x24 one-row plate
+    crop = cv2.resize(crop, (188, 48))
+    top, bottom = crop[:, : int(188 * 0.27)], crop[:, int(188 * 0.29) :]
+    two_row = np.zeros((96, 188, 3), np.uint8)
+    two_row[:] = crop[2, 2]
+    x0 = (188 - top.shape[1] * 3 // 4) // 2
+    two_row[2:38, x0 : x0 + top.shape[1] * 3 // 4] = cv2.resize(top, (top.shape[1] * 3 // 4, 36))
+    two_row[40:96] = cv2.resize(bottom, (188, 56))
+    got = reader.read_crop(two_row, two_row=True)
+    assert got is not None and got.text[1:] == "A77Z41"
+
+
+def test_reads_scene_with_box_and_colour(reader: PlateReader) -> None:
+    rows = [r for r in scene_labels() if r["plate"] == "皖AY766D"] or scene_labels()[:1]
+    row = rows[0]
+    reads = reader.read(imread(SCENES / "images" / row["file"]))
+    assert [r.text for r in reads] == [row["plate"]]
+    x1, y1, x2, y2 = reads[0].box
+    cx, cy = (int(row["x1"]) + int(row["x2"])) / 2, (int(row["y1"]) + int(row["y2"])) / 2
+    assert x1 < cx < x2 and y1 < cy < y2
+    assert reads[0].color == "blue"
+    assert len(reads[0].char_conf) == 7
+
+
+def test_painted_text_and_empty_road_are_not_plates(reader: PlateReader) -> None:
+    frame = np.full((720, 1280, 3), 70, np.uint8)
+    cv2.rectangle(frame, (200, 200), (1100, 420), (240, 240, 240), -1)  # a truck's side
+    cv2.putText(
+        frame, "EXPRESS LOGISTICS", (230, 340), cv2.FONT_HERSHEY_SIMPLEX, 2.5, (0, 0, 200), 6
+    )
+    assert reader.read(frame) == []
+    assert reader.read(np.full((720, 1280, 3), 90, np.uint8)) == []
+
+
+def test_models_are_named_with_sha256(reader: PlateReader) -> None:
+    models = reader.models()
+    assert len(models) == 2
+    assert all(len(h) == 64 and int(h, 16) >= 0 for h in models.values())
+
+
+@pytest.mark.skipif(not HYPERLPR.is_file(), reason="HyperLPR3 detector not in ../shared")
+def test_yolo_plate_detector_feeds_the_recogniser() -> None:
+    cfg = PlatesConfig.model_validate({"detector": {"type": "yolo-plate", "path": HYPERLPR}})
+    yolo = PlateReader(cfg)
+    rows = scene_labels()[:6]
+    found = sum(
+        row["plate"] in [r.text for r in yolo.read(imread(SCENES / "images" / row["file"]))]
+        for row in rows
+    )
+    assert found >= 4
+
+
+# --- errors and config -----------------------------------------------------------------------
+
+
+def test_missing_or_corrupt_model_names_its_path(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.onnx"
+    with pytest.raises(ModelError, match=r"nope\.onnx"):
+        PlateReader(PlatesConfig.model_validate({"recogniser": {"path": missing}}))
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(b"\x08\x07not a model" * 100)
+    with pytest.raises(ModelError, match=r"corrupt\.onnx"):
+        PlateReader(PlatesConfig.model_validate({"detector": {"path": corrupt}}))
+
+
+def test_config_rejects_typos_and_unknown_regions() -> None:
+    with pytest.raises(ValidationError, match="regon"):
+        PlatesConfig.model_validate({"regon": "cn"})
+    with pytest.raises(ValidationError, match="unknown region"):
+        PlatesConfig.model_validate({"region": "mars"})
+    with pytest.raises(ValidationError, match="charset"):
+        PlatesConfig.model_validate({"recogniser": {"type": "ctc", "path": "m.onnx"}})
+
+
+# --- vote ------------------------------------------------------------------------------------
+
+
+def _read(text: str, conf: float = 0.9) -> PlateRead:
+    return PlateRead(text, "blue", conf, (10, 10, 100, 40), (conf,) * len(text))
+
+
+def test_vote_takes_each_character_from_the_majority() -> None:
+    got = vote([_read("皖A12345"), _read("皖A12845"), _read("皖A12345")], "cn")
+    assert got is not None and got.text == "皖A12345"
+    assert got.char_conf[4] == pytest.approx(0.6)  # 2 of 3 frames agree on "3"
+    assert got.char_conf[0] == pytest.approx(0.9)
+
+
+def test_vote_ignores_reads_outside_the_region_formats() -> None:
+    assert vote([_read("中国重汽"), _read("HELLO")], "cn") is None
+    got = vote([_read("ABC1234"), _read("中国重汽")], "br")
+    assert got is not None and got.text == "ABC1234"
+
+
+# --- CLI -------------------------------------------------------------------------------------
+
+
+def run_cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    plates_cli.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+def test_cli_reports_unreadable_image_and_reads_the_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not a jpeg")
+    row = next(r for r in scene_labels() if r["plate"] == "皖AY766D")
+    good = SCENES / "images" / row["file"]
+    assert run_cli(["plates", "read", str(bad), str(good), "--json"]) == 1
+    out, err = capsys.readouterr()
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert "broken.jpg" in err
+    assert lines[0]["file"] == str(bad) and "error" in lines[0]
+    assert lines[1]["file"] == str(good)
+    assert [p["text"] for p in lines[1]["plates"]] == ["皖AY766D"]
+    assert set(lines[1]["plates"][0]) == {"text", "color", "confidence", "box"}
+    assert lines[1]["ms"] > 0
