@@ -73,6 +73,11 @@ def test_folder_is_a_scenario_with_truth(tmp_path: Path) -> None:
         assert line["axles"][0]["spacing_m"] == 0.0
         gross = sum(a["load_kg"] for a in line["axles"])
         assert line["overloaded"] == (gross > veh.body.kind.limit_kg)
+        weighed = veh.weighed()
+        assert weighed.gross_kg == gross and weighed.lane == line["lane"]
+        assert weighed.axles[1].left_kg + weighed.axles[1].right_kg == pytest.approx(
+            line["axles"][1]["load_kg"]
+        )
     assert [x["t_ns"] for x in lines] == sorted(x["t_ns"] for x in lines)
 
 

@@ -48,6 +48,7 @@ class SimOptions:
 
     def __post_init__(self) -> None:
         checks = [
+            (0 <= self.seed < 2**63, "seed", "0..2^63-1"),
             (self.vehicles is None or 0 <= self.vehicles <= 1_000_000, "vehicles", "0..1e6"),
             (self.duration_s is None or 1 <= self.duration_s <= 86_400, "duration", "1 s..24 h"),
             (self.lanes in (1, 2), "lanes", "1 or 2"),

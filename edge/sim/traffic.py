@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.sim.vehicles import FLEET, VehicleBody, VehicleType, draw_body, pick_type
+from edge.wim.model import Axle, WeighedVehicle
 
 LEAD_IN_S = 2.0  # empty scale before the first vehicle, so the zero can be seen
 MIN_GAP_M = 12.5
@@ -74,6 +75,23 @@ class SimVehicle:
     def speed_at(self, distance_m: float) -> float:
         """Speed when the first axle has moved `distance_m` from row A."""
         return math.sqrt(max(self.speed_mps**2 + 2.0 * self.accel_mps2 * distance_m, 0.01))
+
+    def weighed(self, calibration_id: str = "truth") -> WeighedVehicle:
+        """The vehicle as a perfect scale would report it (static loads, left/right split)."""
+        axles = tuple(
+            Axle(load_kg=float(load), spacing_m=sp, left_kg=load * lf, right_kg=load * (1 - lf))
+            for load, sp, lf in zip(
+                self.body.loads_kg, self.body.spacings_m, self.wheels.left_fraction, strict=True
+            )
+        )
+        return WeighedVehicle(
+            lane=self.lane,
+            t_ns=self.t_ns,
+            speed_kmh=self.speed_mps * 3.6,
+            axles=axles,
+            calibration_id=calibration_id,
+            source="simulator",
+        )
 
     def truth(self) -> dict[str, object]:
         """The truth.jsonl line of bench.md (kind 'vehicle')."""
