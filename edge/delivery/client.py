@@ -81,15 +81,21 @@ def client_id_for(cfg: MqttConfig, site: str, device: str) -> str:
 def _tls_context(cfg: MqttConfig) -> ssl.SSLContext:
     tls = cfg.tls
     ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    if tls is None:
+        return ctx
+    for name in ("ca_file", "cert_file", "key_file"):
+        path = getattr(tls, name)
+        if path is not None and not Path(path).is_file():
+            raise ConfigError(f"mqtt.tls.{name}: cannot read {path}: no such file")
     try:
-        if tls is not None and tls.ca_file is not None:
+        if tls.ca_file is not None:
             ctx.load_verify_locations(cafile=str(tls.ca_file))
-        if tls is not None and tls.cert_file is not None and tls.key_file is not None:
+        if tls.cert_file is not None and tls.key_file is not None:
             ctx.load_cert_chain(str(tls.cert_file), str(tls.key_file))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"mqtt.tls: cannot read {exc.filename}: {exc.strerror}") from exc
     except ssl.SSLError as exc:
         raise ConfigError(f"mqtt.tls: unusable certificate or key: {exc.reason or exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"mqtt.tls: cannot read {exc.filename}: {exc.strerror}") from exc
     if tls is not None and tls.insecure_skip_hostname:
         ctx.check_hostname = False
     return ctx
@@ -198,7 +204,10 @@ def check_broker(cfg: MqttConfig, timeout_s: float, client_id: str | None = None
             outcome.append(f"connected to {address} (MQTT {cfg.protocol})")
         done.set()
 
+    errors: list[BaseException] = []
     client.on_connect = on_connect
+    client.on_log = error_collector(errors, done)
+    client.on_disconnect = lambda *_args: done.set()
     client.connect_timeout = timeout_s
     try:
         if cfg.protocol == "5":
@@ -207,26 +216,24 @@ def check_broker(cfg: MqttConfig, timeout_s: float, client_id: str | None = None
             client.connect(address.host, address.port, keepalive=cfg.keepalive_s)
     except OSError as exc:
         raise DeliveryError(describe_error(exc, address)) from exc
-    errors: list[BaseException] = []
-    client.on_log = error_collector(errors)
     client.loop_start()
     try:
-        if not done.wait(timeout_s):
-            detail = (
-                describe_error(errors[-1], address)
-                if errors
-                else f"no CONNACK from {address} in {timeout_s:g} s"
-            )
-            raise DeliveryError(detail)
+        done.wait(timeout_s)
     finally:
         client.disconnect()
         client.loop_stop()
-    if outcome[0].startswith("!"):
-        raise DeliveryError(outcome[0][1:])
-    return outcome[0]
+    if outcome:
+        if outcome[0].startswith("!"):
+            raise DeliveryError(outcome[0][1:])
+        return outcome[0]
+    if errors:
+        raise DeliveryError(describe_error(errors[-1], address))
+    raise DeliveryError(f"no CONNACK from {address} in {timeout_s:g} s")
 
 
-def error_collector(errors: list[BaseException]) -> Callable[[mqtt.Client, object, int, str], None]:
+def error_collector(
+    errors: list[BaseException], done: threading.Event | None = None
+) -> Callable[[mqtt.Client, object, int, str], None]:
     """An on_log callback that keeps the exceptions paho logs and swallows (e.g. a TLS alert
     while reading), so that their reason reaches the user."""
 
@@ -234,5 +241,7 @@ def error_collector(errors: list[BaseException]) -> Callable[[mqtt.Client, objec
         exc = sys.exception()
         if level == mqtt.MQTT_LOG_ERR and exc is not None:
             errors.append(exc)
+            if done is not None:
+                done.set()
 
     return on_log
