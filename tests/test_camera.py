@@ -216,6 +216,7 @@ class MjpegCamera:
         self.port = 0
         self._server: ThreadingHTTPServer | None = None
         self._off = threading.Event()
+        self.frozen = threading.Event()  # connection stays open, no more images (a hung camera)
 
     def start(self) -> None:
         self._off.clear()
@@ -229,6 +230,9 @@ class MjpegCamera:
                 for i in itertools.count():
                     if camera._off.is_set():
                         return
+                    if camera.frozen.is_set():
+                        time.sleep(0.02)
+                        continue
                     img = np.full((48, 64, 3), level(i % 20), dtype=np.uint8)
                     jpg = cv2.imencode(".jpg", img)[1].tobytes()
                     head = (
@@ -307,6 +311,22 @@ def test_http_stream_drops_goes_down_and_comes_back_with_counters(
     text = caplog.text
     assert "camera=lane1_front state=down" in text and "camera=lane1_front state=up" in text
     assert "after_down_s=" in text
+
+
+def test_hung_stream_times_out_and_reconnects(mjpeg_camera: MjpegCamera) -> None:
+    ring = FrameRing("cam", 4.0, 400)
+    source = open_camera(
+        mjpeg_camera.url, "cam", ring.push, time.monotonic_ns,
+        backoff_min_s=0.1, backoff_max_s=0.2, timeout_s=0.5,
+    )  # fmt: skip
+    try:
+        assert source.wait_for(lambda s: s.state == "up" and s.frames >= 5, 20.0)
+        mjpeg_camera.frozen.set()  # TCP stays up, images stop: only the read timeout notices
+        assert source.wait_for(lambda s: s.state == "down", 20.0)
+        mjpeg_camera.frozen.clear()
+        assert source.wait_for(lambda s: s.state == "up" and s.reconnects == 1, 20.0)
+    finally:
+        assert source.stop(10.0)
 
 
 def test_file_camera_removed_then_back_goes_down_and_up(tmp_path: Path) -> None:
