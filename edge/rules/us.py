@@ -25,9 +25,9 @@ M_PER_IN = 0.0254
 
 
 def lb_to_kg(lb: int) -> int:
-    """A limit in pounds as whole kilograms, rounded down: with integer loads compared by
-    'more than', a load flagged over the floor is over the exact limit too."""
-    return math.floor(lb * KG_PER_LB)
+    """A limit in pounds as whole kilograms, rounded like measured loads (nearest, half up): a
+    load at the limit in pounds then rounds to at most the limit, and is never flagged."""
+    return _half_up(lb * KG_PER_LB)
 
 
 def _half_up(x: Fraction) -> int:
