@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.config.site import Rules, Tolerance
+from edge.config.site import Rules
 from edge.rules import decide
 from edge.rules.tolerance import tolerated
 from edge.wim.model import Axle, WeighedVehicle
