@@ -164,7 +164,7 @@ class LiveCameraSource:
         pace_ns = self._file_pace_ns(cap)
         started = time.monotonic_ns()
         delivered = bad_in_row = grabbed = 0
-        next_keep = 0
+        next_keep = -(2**63)  # the first frame is always kept, whatever the time line's origin
         while not self._stop.is_set():
             if pace_ns and self._stop.wait(
                 max(0.0, (started + grabbed * pace_ns - time.monotonic_ns()) / NS_PER_S)
