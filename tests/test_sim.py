@@ -304,3 +304,9 @@ def test_stream_parser_recovers_every_undamaged_frame(tmp_path: Path) -> None:
     assert result.frames_damaged > 0 and result.frames_lost > 0 and result.garbage_bursts > 0
     assert frames == result.frames - result.frames_lost - result.frames_damaged
     assert parser.stats().bytes == result.bytes
+
+
+def test_packaged_site_is_the_reference_site() -> None:
+    shipped = Path(__file__).parent.parent / "config/reference-site.yaml"
+    packaged = Path(__file__).parent.parent / "edge/sim/reference-site.yaml"
+    assert packaged.read_text() == shipped.read_text()  # keep the copy in step with config/
