@@ -276,3 +276,12 @@ def test_frames_through_bytes_give_the_same_vehicle(site: SiteConfig) -> None:
     (b,), _ = weigh(site, decoded)
     assert dataclasses.astuple(a) == dataclasses.astuple(b)
     check_vehicle(b, truck)
+
+
+def test_vehicles_carry_their_classes(site: SiteConfig) -> None:
+    pytest.importorskip("edge.wim.classify")
+    truck = Veh(lane=1, t_s=1.0, kmh=60.0, **TRUCK5)  # type: ignore[arg-type]
+    (v,), _ = weigh(site, frames(make_kg([truck], 5.0)))
+    schemes = {c.scheme: c.code for c in v.classes}
+    assert "cn-axles" in schemes
+    assert schemes["cn-axles"].startswith("5")
