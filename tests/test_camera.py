@@ -364,9 +364,11 @@ def test_max_fps_sheds_frames_and_counts_them(tmp_path: Path) -> None:
         assert source.stop(10.0)
     stats = source.stats()
     kept = ring.around(0, 0, 10**6)
-    assert all(b.t_ns - a.t_ns == 100 * MS for a, b in itertools.pairwise(kept))
-    assert stats.dropped >= 4 * (stats.frames - 1)
-    assert [b.index - a.index for a, b in itertools.pairwise(kept)] == [5] * (len(kept) - 1)
+    # 10 fps out of 50: after the first frame (half a period of jitter allowed) every 5th frame.
+    gaps = [b.t_ns - a.t_ns for a, b in itertools.pairwise(kept)]
+    assert gaps[0] == 60 * MS and set(gaps[1:]) == {100 * MS}
+    assert [b.index - a.index for a, b in itertools.pairwise(kept)][1:] == [5] * (len(kept) - 2)
+    assert stats.dropped >= 4 * (stats.frames - 2)
 
 
 def test_unreachable_camera_retries_with_backoff_and_stops_promptly(
@@ -422,3 +424,21 @@ def test_redact_url_hides_only_the_password() -> None:
     assert redact_url("rtsp://op:pw@10.0.0.5:554/s?x=1") == "rtsp://op:***@10.0.0.5:554/s?x=1"
     assert redact_url("rtsp://10.0.0.5/s") == "rtsp://10.0.0.5/s"
     assert redact_url("/dev/video0") == "/dev/video0"
+
+
+def test_max_fps_at_the_camera_rate_loses_no_frame_to_jitter(tmp_path: Path) -> None:
+    video = write_video(tmp_path / "cam.avi", 30, 200.0)
+    ticks = itertools.count()
+    ring = FrameRing("cam", 30.0, 1000)
+
+    def clock() -> int:  # 10 fps with frames alternately 40 ms late and on time
+        k = next(ticks)
+        return k * 100 * MS + (40 * MS if k % 2 else 0)
+
+    source = LiveCameraSource(str(video), "cam", ring.push, clock, max_fps=10.0)
+    source.start()
+    try:
+        assert source.wait_for(lambda s: s.frames >= 20, 20.0)
+    finally:
+        assert source.stop(10.0)
+    assert source.stats().dropped == 0

@@ -188,8 +188,9 @@ class LiveCameraSource:
                     return delivered, "decode errors"
                 continue
             bad_in_row = 0
-            # Keep the cadence, but after a stall allow one frame at once rather than a burst.
-            next_keep = max(next_keep, t_ns - self._min_gap_ns) + self._min_gap_ns
+            # Keep the cadence (jitter up to half a period costs no frame); after a stall start
+            # a new cadence rather than letting a burst through.
+            next_keep = max(next_keep + self._min_gap_ns, t_ns + self._min_gap_ns // 2)
             self._deliver(Frame(self.camera, self._seq - 1, t_ns, _bgr(img)))
             delivered += 1
         return delivered, "stopped"
