@@ -260,3 +260,11 @@ def test_garbage_and_corruption_never_fabricate_and_never_lose_intact_frames(
         seqs = [f.seq for f in got]
         span = (seqs[-1] - seqs[0]) & 0xFFFF
         assert s.lost_frames == span + 1 - len(got)
+
+
+def test_full_scale_extremes_survive_the_stream() -> None:
+    samples = np.array([[8_388_607, -8_388_608, -1, 0]], dtype=np.int32)
+    sent = Lcs1Frame(seq=1, t_us=2**32 - 1, rate=5000, samples=samples, flags=FLAG_OVERRANGE)
+    (got,) = Lcs1StreamParser().feed(sent.to_bytes())
+    assert same(got, sent)
+    assert got.samples.dtype == np.int32
