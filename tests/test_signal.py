@@ -150,3 +150,15 @@ def test_time_map_follows_offset_and_drift_under_jittery_latency() -> None:
     # The latency is at least 0.5 ms; the envelope fit stays within ~1 ms of the truth
     # although 5 minutes at 80 ppm drift by 24 ms.
     assert worst < 1.2e6
+
+
+def test_touching_pulses_of_close_axles_are_split() -> None:
+    # Axles 1.0 m apart, footprint 0.35 m: the platform (0.75 m) never unloads between them.
+    n, v = 4000, 15.0
+    x = trapezoid(n, 0.5, 4000.0, v, lt=0.35) + trapezoid(n, 0.5 + 1.0 / v, 3000.0, v, lt=0.35)
+    x += np.random.default_rng(6).normal(0, 3.0, n)
+    pulses, _ = detect(x)
+    assert len(pulses) == 2
+    loads = [p.area / RATE * v / LP for p in pulses]
+    assert loads == pytest.approx([4000.0, 3000.0], rel=0.05)
+    assert sum(loads) == pytest.approx(7000.0, rel=0.01)

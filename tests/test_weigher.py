@@ -285,3 +285,25 @@ def test_vehicles_carry_their_classes(site: SiteConfig) -> None:
     schemes = {c.scheme: c.code for c in v.classes}
     assert "cn-axles" in schemes
     assert schemes["cn-axles"].startswith("5")
+
+
+def test_dead_row_b_still_weighs_flagged_vehicles(site: SiteConfig) -> None:
+    truck = Veh(lane=2, t_s=0.5, kmh=60.0, loads=[7000, 11000, 11000], spacings=[4.0, 1.35])
+    kg = make_kg([truck], 3.0)
+    kg[:, 6:8] = np.random.default_rng(5).normal(0, 3.0, (kg.shape[0], 2))  # row B unplugged
+    vehicles, _ = weigh(site, frames(kg))
+    assert len(vehicles) == 1
+    v = vehicles[0]
+    assert "row_mismatch" in v.quality and len(v.axles) == 3
+    assert v.speed_kmh == pytest.approx(60.0, rel=0.06)  # from pulse widths only
+    assert v.gross_kg == pytest.approx(29000, rel=0.08)
+
+
+@pytest.mark.parametrize("kmh", [25.0, 90.0])
+def test_tandem_closer_than_platform_plus_tyre_keeps_its_axles(
+    site: SiteConfig, kmh: float
+) -> None:
+    truck = Veh(lane=1, t_s=0.5, kmh=kmh, lt=0.35, loads=[6000, 9000, 9000], spacings=[3.5, 1.0])
+    vehicles, _ = weigh(site, frames(make_kg([truck], 0.5 + 12 / truck.v + 1.5)))
+    assert len(vehicles) == 1
+    check_vehicle(vehicles[0], truck, load_tol=0.05)

@@ -15,6 +15,7 @@ Per channel, on blocks of samples (numpy, no per-sample Python loop):
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import deque
 from dataclasses import dataclass, field
@@ -110,6 +111,33 @@ def measure_pulse(
     lead = rise - 0.5 * ramp
     area = float(z[a:b].sum())
     return rise, fall, lead, area, peak
+
+
+def split_points(z: FloatArray, r0: int, r1: int, min_run: int, depth: int = 3) -> list[int]:
+    """Where a run of z holds two wheels whose pulses touch: valleys below half the lower peak.
+
+    Axles a little further apart than the platform plus the footprint leave the platform loaded
+    between the two wheels; the valley between them is still deep (a third of a wheel at most),
+    while bounce and hop move the load by 15 % at most, so half the lower neighbouring peak
+    separates the two cases.
+    """
+    n = r1 - r0
+    if depth == 0 or n < 3 * min_run:
+        return []
+    seg = np.convolve(z[r0:r1], np.ones(3) / 3.0, mode="same")
+    left = np.maximum.accumulate(seg)
+    right = np.maximum.accumulate(seg[::-1])[::-1]
+    inner = slice(min_run, n - min_run)
+    ratio = seg[inner] / np.maximum(np.minimum(left[inner], right[inner]), 1e-9)
+    k = int(np.argmin(ratio))
+    if ratio[k] >= 0.5:
+        return []
+    cut = r0 + min_run + k
+    return [
+        *split_points(z, r0, cut, min_run, depth - 1),
+        cut,
+        *split_points(z, cut, r1, min_run, depth - 1),
+    ]
 
 
 @dataclass
@@ -211,7 +239,11 @@ class PulseDetector:
             if r1 - r0 < cfg.min_run or float(z[r0:r1].max()) < on:
                 self.rejected += 1
                 continue
-            pulses.append(self._pulse(c, y, z, s0, (a, b, r0, r1)))
+            cuts = [r0, *split_points(z, r0, r1, cfg.min_run), r1]
+            for k0, k1 in itertools.pairwise(cuts):
+                pa = a if k0 == r0 else k0
+                pb = b if k1 == r1 else k1
+                pulses.append(self._pulse(c, y, z, s0, (pa, pb, k0, k1)))
         self._track_zero(c, z[n_old:keep_from], unloaded[n_old:keep_from])
         ch.carry, ch.carry_start = y[keep_from:].copy(), s0 + keep_from
         if ch.carry.size > self._max_carry:

@@ -303,12 +303,26 @@ def _axle_speeds(g: LaneGeometry, axles: list[AxleMatch]) -> tuple[float, list[f
     """(vehicle speed m/s, per-axle speed m/s); axles seen by one row take the vehicle's."""
     dts = [m.b.center - m.a.center for m in axles if m.a and m.b]
     if not dts:
-        return 0.0, []
+        return _width_speed(g, axles)
     v = g.row_spacing_m * g.rate / float(np.mean(dts))
     per = [
         g.row_spacing_m * g.rate / (m.b.center - m.a.center) if m.a and m.b else v for m in axles
     ]
     return v, per
+
+
+def _width_speed(g: LaneGeometry, axles: list[AxleMatch]) -> tuple[float, list[float]]:
+    """Speed from pulse widths (Lp / v) when no axle crossed both rows (a row is dead).
+
+    Only for at least two axles each seen on both wheel tracks: single pulses are noise or
+    fragments, not a vehicle. Less precise than A -> B timing; the vehicle is flagged.
+    """
+    rows = [m.a or m.b for m in axles]
+    if len(rows) < 2 or any(r is None or r.left is None or r.right is None for r in rows):
+        return 0.0, []
+    widths = [r.width for r in rows if r is not None]
+    v = g.platform_length_m * g.rate / float(np.median(widths))
+    return v, [v] * len(axles)
 
 
 def _quality(g: LaneGeometry, axles: list[AxleMatch], v: float, per: list[float]) -> set[str]:
@@ -340,7 +354,7 @@ def _quality(g: LaneGeometry, axles: list[AxleMatch], v: float, per: list[float]
 
 
 def build_vehicle(g: LaneGeometry, axles: list[AxleMatch]) -> MeasuredVehicle | None:
-    """Measure a vehicle from its axles; None when nothing in it was seen by both rows."""
+    """Measure a vehicle from its axles; None when it is not a vehicle (noise, a fragment)."""
     v, per = _axle_speeds(g, axles)
     if v <= 0:
         return None  # no axle crossed both rows: noise or a fragment, not a vehicle
