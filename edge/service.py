@@ -1,0 +1,280 @@
+"""`edge run`: the live service. Serial readers -> decoders -> the pipeline -> outbox -> MQTT.
+
+Threads: one reader per serial port (drivers.serial), one worker per source that decodes and
+records, the publisher's threads, and the main loop that feeds the systemd watchdog only while
+every worker is alive and making progress. A worker that dies of a bug is restarted within a
+budget; past the budget the service exits so systemd restarts the whole process.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from drivers.serial import SerialReader, SourceState
+from edge import __version__
+from edge.clock import read_clock_state
+from edge.config.site import SiteConfig
+from edge.delivery.publisher import Publisher
+from edge.errors import EdgeError
+from edge.outbox.store import Outbox
+from edge.pipeline import VehiclePipeline
+from edge.records.builder import ClockInfo, RecordWriter
+from edge.records.keys import jwks, load_signing_key
+from edge.sdnotify import Notifier, watchdog_interval_s
+from edge.wim.decoder import SourceDecoder, make_decoder
+
+log = logging.getLogger(__name__)
+
+CHUNK_QUEUE = 4096  # port reads waiting for a worker (~4 s of LCS1 at 921600 baud)
+RESTART_BUDGET = 5  # worker restarts per RESTART_WINDOW_S before the service gives up
+RESTART_WINDOW_S = 3600.0
+CLOCK_REFRESH_S = 60.0
+
+
+class ServiceFailedError(EdgeError):
+    """A stage kept dying past its restart budget."""
+
+
+@dataclass
+class _Worker:
+    """One serial source: its reader, queue, decoder and the thread that drains the queue."""
+
+    name: str
+    decoder: SourceDecoder
+    chunks: queue.Queue[tuple[int, bytes]] = field(default_factory=lambda: queue.Queue(CHUNK_QUEUE))
+    reader: SerialReader | None = None
+    thread: threading.Thread | None = None
+    heartbeat: float = 0.0
+    failures: list[float] = field(default_factory=list)
+    reopened: bool = False
+
+
+class _ClockCache:
+    """Clock sync state for records, re-read once a minute rather than per record."""
+
+    def __init__(self) -> None:
+        self._info = ClockInfo(source="ntp", synced=False, offset_ms=None)
+        self._read_at = -CLOCK_REFRESH_S
+
+    def __call__(self) -> ClockInfo:
+        now = time.monotonic()
+        if now - self._read_at >= CLOCK_REFRESH_S:
+            state = read_clock_state()
+            self._info = ClockInfo(source="ntp", synced=state.synced, offset_ms=state.est_error_ms)
+            self._read_at = now
+        return self._info
+
+
+class Service:
+    """The running unit for one site configuration."""
+
+    def __init__(
+        self,
+        site: SiteConfig,
+        *,
+        now_ns: Callable[[], int] = time.time_ns,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.site = site
+        self.notifier = notifier or Notifier()
+        self.t0_unix_ns = now_ns()
+        mono0 = time.monotonic_ns()
+        # Host receive times are ns since t0 on the monotonic clock: never decreasing,
+        # immune to NTP steps; records map them back with t0_unix_ns.
+        self.host_ns: Callable[[], int] = lambda: time.monotonic_ns() - mono0
+        data_dir = site.records.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.key = load_signing_key(site.records)
+        self.outbox = Outbox(data_dir / "outbox.sqlite", site.outbox, now_ns=now_ns)
+        self.writer = RecordWriter(
+            self.outbox,
+            self.key,
+            site.site.id,
+            site.device.id,
+            __version__,
+            models={},
+            clock_info=_ClockCache(),
+            now_ns=now_ns,
+        )
+        self.publisher: Publisher | None = None
+        if site.mqtt is not None:
+            birth = {"software": __version__, "kid": self.key.kid}
+            self.publisher = Publisher(
+                site.mqtt,
+                self.outbox,
+                site.site.id,
+                site.device.id,
+                jwks([self.key.public_jwk()]),
+                birth,
+                now_ns,
+            )
+        on_record = self._notify_publisher if self.publisher is not None else None
+        self.pipeline = VehiclePipeline(site, self.writer, self.t0_unix_ns, on_record=on_record)
+        self._lock = threading.Lock()  # one writer into the chain
+        self._stop = threading.Event()
+        self.workers = {
+            name: _Worker(name, make_decoder(site, name, self.t0_unix_ns))
+            for name in sorted({lane.source for lane in site.wim.lanes})
+        }
+
+    def _notify_publisher(self, _record: object) -> None:
+        if self.publisher is not None:
+            self.publisher.notify()
+
+    # ------------------------------------------------------------------ lifecycle
+    def run(self, stop: threading.Event, *, poll_s: float = 1.0) -> None:
+        """Start everything, supervise until `stop` is set, then shut down cleanly."""
+        if self.publisher is not None:
+            self.publisher.start()
+        for worker in self.workers.values():
+            self._start_reader(worker)
+            self._start_worker(worker)
+        self.notifier.ready(self._status_line())
+        log.info(
+            "service started site=%s device=%s sources=%s",
+            self.site.site.id,
+            self.site.device.id,
+            sorted(self.workers),
+        )
+        interval = watchdog_interval_s() or poll_s
+        try:
+            while not stop.wait(min(poll_s, interval)):
+                self._supervise()
+                if self._healthy(max(3 * poll_s, 2 * interval)):
+                    self.notifier.watchdog()
+                self.notifier.status(self._status_line())
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        """Stop readers, finish queued input, record what is complete, close the outbox."""
+        self.notifier.stopping()
+        for worker in self.workers.values():
+            if worker.reader is not None:
+                worker.reader.stop()
+        self._stop.set()
+        for worker in self.workers.values():
+            if worker.thread is not None:
+                worker.thread.join(timeout=10)
+            with self._lock:
+                for vehicle in worker.decoder.flush():
+                    self.pipeline.process(vehicle)
+        if self.publisher is not None:
+            self.publisher.drain(5.0)
+            self.publisher.stop()
+        self.outbox.close()
+        log.info(
+            "service stopped vehicles=%d violations=%d",
+            self.pipeline.counts.vehicles,
+            self.pipeline.counts.violations,
+        )
+
+    # ------------------------------------------------------------------ workers
+    def _start_reader(self, worker: _Worker) -> None:
+        src = self.site.serial[worker.name]
+
+        def on_data(t_ns: int, data: bytes) -> None:
+            # Blocking put: if the worker falls behind, the port's own buffer absorbs it and
+            # LCS1 sequence numbers count whatever is lost; nothing is dropped silently here.
+            worker.chunks.put((t_ns, data))
+
+        def on_state(state: SourceState, reason: str) -> None:
+            if state is SourceState.UP and worker.reader is not None:
+                worker.reopened = True
+            log.info("serial source=%s state=%s %s", worker.name, state.value, reason)
+
+        worker.reader = SerialReader(
+            worker.name,
+            src.url,
+            src.baud,
+            on_data,
+            clock=self.host_ns,
+            protocol=src.protocol,
+            reopen_max_s=src.reopen_max_s,
+            on_state=on_state,
+        )
+        worker.reader.start()
+
+    def _start_worker(self, worker: _Worker) -> None:
+        worker.heartbeat = time.monotonic()
+        worker.thread = threading.Thread(
+            target=self._work, args=(worker,), name=f"decode-{worker.name}", daemon=True
+        )
+        worker.thread.start()
+
+    def _work(self, worker: _Worker) -> None:
+        try:
+            while not (self._stop.is_set() and worker.chunks.empty()):
+                worker.heartbeat = time.monotonic()
+                try:
+                    t_ns, data = worker.chunks.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                if worker.reopened:
+                    worker.reopened = False
+                    worker.decoder.reset()
+                vehicles = worker.decoder.feed(t_ns, data)
+                with self._lock:
+                    for vehicle in vehicles:
+                        self.pipeline.process(vehicle)
+        except Exception:  # a bug in a stage: log it with its traceback; _supervise restarts
+            log.exception("worker for source %s died", worker.name)
+            raise
+
+    def _supervise(self) -> None:
+        """Restart dead workers within the budget."""
+        for worker in self.workers.values():
+            if worker.thread is None or worker.thread.is_alive() or self._stop.is_set():
+                continue
+            now = time.monotonic()
+            worker.failures = [t for t in worker.failures if now - t < RESTART_WINDOW_S]
+            worker.failures.append(now)
+            if len(worker.failures) > RESTART_BUDGET:
+                raise ServiceFailedError(
+                    f"decoder for serial source {worker.name!r} died {len(worker.failures)} "
+                    f"times within {RESTART_WINDOW_S:.0f} s; giving up so systemd restarts the unit"
+                )
+            log.warning(
+                "restarting worker for source %s (%d/%d)",
+                worker.name,
+                len(worker.failures),
+                RESTART_BUDGET,
+            )
+            worker.decoder = make_decoder(self.site, worker.name, self.t0_unix_ns)
+            self._start_worker(worker)
+
+    def _healthy(self, max_silence_s: float) -> bool:
+        now = time.monotonic()
+        return all(
+            w.thread is not None and w.thread.is_alive() and now - w.heartbeat < max_silence_s
+            for w in self.workers.values()
+        )
+
+    def _status_line(self) -> str:
+        c = self.pipeline.counts
+        states = ", ".join(
+            f"{w.name} {w.reader.state.value if w.reader else 'starting'}"
+            for w in self.workers.values()
+        )
+        return f"{c.vehicles} vehicles, {c.violations} violations; {states}"
+
+    def stats(self) -> dict[str, Any]:
+        """Counters of every stage, for health and tests."""
+        out: dict[str, Any] = {
+            "vehicles": self.pipeline.counts.vehicles,
+            "violations": self.pipeline.counts.violations,
+            "sources": {},
+        }
+        for name, w in self.workers.items():
+            out["sources"][name] = {
+                "decoder": w.decoder.stats(),
+                "reader": w.reader.stats() if w.reader else None,
+                "queued": w.chunks.qsize(),
+            }
+        return out
