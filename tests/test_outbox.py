@@ -60,11 +60,9 @@ def test_over_budget_evicts_oldest_statistics_and_keeps_violations(tmp_path: Pat
                  on_warning=heard.append)  # fmt: skip
     writer = make_writer(box, SigningKey.generate())
     violations = []
-    for i in range(2000):  # ~1.7 MB of records into a 1 MiB budget
-        if i % 10 == 0:
-            violations.append(writer.write("violation", violation_body(), T0).id)
-        else:
-            writer.write("vehicle", vehicle_body(), T0)
+    batch = [("violation", violation_body(), T0, ())] + [("vehicle", vehicle_body(), T0, ())] * 9
+    for _ in range(200):  # ~1.7 MB of records into a 1 MiB budget, 10 per transaction
+        violations.append(writer.write_many(batch)[0].id)
     stats = box.stats()
     assert stats.evicted > 0
     assert stats.pending_violations == len(violations), "no violation evicted while vehicles remain"
@@ -84,7 +82,8 @@ def test_violations_are_evicted_last_and_never_silently(
     box = Outbox(tmp_path / "o.sqlite", OutboxConfig(max_bytes=MIB, ballast_bytes=0),
                  on_warning=heard.append)  # fmt: skip
     writer = make_writer(box, SigningKey.generate())
-    first = [writer.write("violation", violation_body(), T0) for _ in range(1500)]
+    batch = [("violation", violation_body(), T0, ())] * 10
+    first = [r for _ in range(150) for r in writer.write_many(batch)]
     stats = box.stats()
     assert 0 < stats.evicted < 1500
     assert box.get(first[0].id) is None and box.get(first[-1].id) is not None
