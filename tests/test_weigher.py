@@ -242,9 +242,10 @@ def test_row_b_missing_an_axle_is_flagged(site: SiteConfig) -> None:
     # Wipe row B's platforms while the second axle crosses it.
     t_b2 = 0.5 + (4.0 + ROW_B) / good.v
     kg[int((t_b2 - 0.02) * RATE) : int((t_b2 + 0.1) * RATE), 2:4] = 0.0
-    vehicles, _ = weigh(site, frames(kg))
+    vehicles, w = weigh(site, frames(kg))
     assert len(vehicles) == 1 and len(vehicles[0].axles) == 2
     assert "row_mismatch" in vehicles[0].quality
+    assert w.stats().axles_unmatched == 1
     assert vehicles[0].axles[1].load_kg == pytest.approx(11000, rel=0.05)
 
 

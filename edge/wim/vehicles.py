@@ -201,6 +201,7 @@ class LaneAssembler:
             self._a_axles.pop(0)
             i = self._best_b(a, windows)
             if i is None:
+                self.unmatched += 1
                 out.append(AxleMatch(a, None, a.center))
                 continue
             for orphan in self._b_axles[:i]:
@@ -232,6 +233,7 @@ class LaneAssembler:
         return None
 
     def _b_only(self, b: RowAxle) -> AxleMatch:
+        self.unmatched += 1
         dt = (
             self._last_match[1]
             if self._last_match
