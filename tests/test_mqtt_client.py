@@ -65,7 +65,7 @@ def test_insecure_skip_hostname_accepts_the_wrong_name(tls_broker: Broker) -> No
 
 def test_missing_client_certificate_is_refused_with_a_clear_reason(tls_broker: Broker) -> None:
     cfg = tls_cfg(tls_broker, cert_file=None, key_file=None)
-    with pytest.raises(DeliveryError, match=r"^TLS: the broker requires a client certificate"):
+    with pytest.raises(DeliveryError, match=r"^TLS: .*client certificate"):
         check_broker(cfg, 5)
 
 

@@ -157,20 +157,11 @@ def connect_async(client: mqtt.Client, cfg: MqttConfig) -> None:
         client.connect_async(address.host, address.port, keepalive=cfg.keepalive_s)
 
 
-def describe_error(exc: BaseException, address: BrokerAddress) -> str:
-    """One line that says what is wrong with a connection attempt."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        reason = exc.verify_message or exc.reason or str(exc)
-        if "hostname mismatch" in reason or "IP address mismatch" in reason:
-            reason = f"hostname mismatch for {address.host}"
-        return f"TLS: certificate verify failed: {reason} ({address})"
-    if isinstance(exc, ssl.SSLError):
-        reason = (exc.reason or str(exc)).lower().replace("_", " ")
-        if "certificate required" in reason:
-            reason = "the broker requires a client certificate (mqtt.tls.cert_file/key_file)"
-        elif "unknown ca" in reason or "bad certificate" in reason:
-            reason = f"the broker rejected our client certificate ({reason})"
-        return f"TLS: {reason} ({address})"
+def describe_error(exc: BaseException, address: BrokerAddress, *, client_cert: bool = True) -> str:
+    """One line that says what is wrong with a connection attempt; `client_cert` says whether
+    we offered a client certificate (a broker that requires one may just cut the handshake)."""
+    if address.tls and (tls := _describe_tls(exc, address, client_cert)) is not None:
+        return tls
     if isinstance(exc, ConnectionRefusedError):
         return f"connection refused by {address} (is the broker running?)"
     if isinstance(exc, TimeoutError):
@@ -178,6 +169,38 @@ def describe_error(exc: BaseException, address: BrokerAddress) -> str:
     if isinstance(exc, OSError):
         return f"cannot connect to {address}: {exc.strerror or exc}"
     return f"cannot connect to {address}: {exc}"
+
+
+def _describe_tls(exc: BaseException, address: BrokerAddress, client_cert: bool) -> str | None:
+    if not client_cert and _cut_off(exc):
+        return (
+            f"TLS: the broker closed the connection during the handshake; no client "
+            f"certificate is configured (mqtt.tls.cert_file/key_file) ({address})"
+        )
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        reason = exc.verify_message or exc.reason or str(exc)
+        if "hostname mismatch" in reason or "IP address mismatch" in reason:
+            reason = f"hostname mismatch for {address.host}"
+        return f"TLS: certificate verify failed: {reason} ({address})"
+    if not isinstance(exc, ssl.SSLError):
+        return None
+    reason = (exc.reason or str(exc)).lower().replace("_", " ")
+    if "certificate required" in reason:
+        reason = "the broker requires a client certificate (mqtt.tls.cert_file/key_file)"
+    elif "unknown ca" in reason or "bad certificate" in reason:
+        reason = f"the broker rejected our client certificate ({reason})"
+    return f"TLS: {reason} ({address})"
+
+
+def _cut_off(exc: BaseException) -> bool:
+    if isinstance(exc, ssl.SSLEOFError | ConnectionResetError | BrokenPipeError):
+        return True
+    return isinstance(exc, ssl.SSLError) and "eof" in str(exc).lower()
+
+
+def has_client_cert(cfg: MqttConfig) -> bool:
+    """Whether a client certificate is configured."""
+    return cfg.tls is not None and cfg.tls.cert_file is not None
 
 
 def describe_reason(rc: ReasonCode | int, address: BrokerAddress) -> str:
@@ -215,7 +238,7 @@ def check_broker(cfg: MqttConfig, timeout_s: float, client_id: str | None = None
         else:
             client.connect(address.host, address.port, keepalive=cfg.keepalive_s)
     except OSError as exc:
-        raise DeliveryError(describe_error(exc, address)) from exc
+        raise DeliveryError(describe_error(exc, address, client_cert=has_client_cert(cfg))) from exc
     client.loop_start()
     try:
         done.wait(timeout_s)
@@ -227,7 +250,8 @@ def check_broker(cfg: MqttConfig, timeout_s: float, client_id: str | None = None
             raise DeliveryError(outcome[0][1:])
         return outcome[0]
     if errors:
-        raise DeliveryError(describe_error(errors[-1], address))
+        # The first failure is the cause; later ones are its consequences.
+        raise DeliveryError(describe_error(errors[0], address, client_cert=has_client_cert(cfg)))
     raise DeliveryError(f"no CONNACK from {address} in {timeout_s:g} s")
 
 

@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,7 @@ from edge.delivery.client import (
     connect_async,
     describe_error,
     describe_reason,
+    has_client_cert,
     make_client,
 )
 from edge.delivery.health import health_payload, status_payload
@@ -88,6 +89,7 @@ class _Flight:
     """A record handed to paho: the mids of its evidence images and of the record itself."""
 
     record_id: str
+    sent_ns: int
     mids: set[int] = field(default_factory=set)
     failure: str | None = None
     acked: bool = False
@@ -116,6 +118,7 @@ class Publisher:
         self._birth = dict(birth)
         self._now_ns = now_ns
         self._v5 = cfg.protocol == "5"
+        self._client_cert = has_client_cert(cfg)
         self._window = WINDOW_FACTOR * cfg.max_inflight
         self._max_unacked = max_unacked
         self._client = make_client(
@@ -272,7 +275,11 @@ class Publisher:
     def _on_connect_fail(self, _client: mqtt.Client, _userdata: object) -> None:
         # paho calls this inside its `except OSError`, so the exception is still at hand.
         exc = sys.exception()
-        self._set_error(describe_error(exc, self._address) if exc else "connection failed")
+        self._set_error(
+            describe_error(exc, self._address, client_cert=self._client_cert)
+            if exc
+            else "connection failed"
+        )
 
     def _on_log(self, _client: mqtt.Client, _userdata: object, level: int, msg: str) -> None:
         if level != mqtt.MQTT_LOG_ERR:
@@ -281,7 +288,7 @@ class Publisher:
         # e.g. a TLS alert while reading: paho logs it and closes; keep the reason. Errors
         # without an exception ("not connected" while publishing) are paho's chatter.
         if exc is not None:
-            self._set_error(describe_error(exc, self._address))
+            self._set_error(describe_error(exc, self._address, client_cert=self._client_cert))
         else:
             log.debug("paho: %s", msg)
 
@@ -403,39 +410,40 @@ class Publisher:
     def _fill_window(self) -> None:
         while not self._stopping.is_set():
             free = self._free_slots()
-            if free <= 0:
+            # Refill in batches, not one record per PUBACK: fewer queries and commits.
+            if free <= 0 or (free < self._window // 4 and self._inflight):
                 return
-            # Not sent yet, sent before the last (re)connect, or sent longer ago than the
-            # ack timeout; those still in paho's hands are skipped.
-            cutoff = max(
-                self._resend_before_ns, self._now_ns() - int(self._cfg.ack_timeout_s * 1e9)
-            )
-            skip = len(self._inflight)
-            batch = [
-                r
-                for r in self._outbox.pending(
-                    free + skip, types=PRIORITY_TYPES, sent_before_ns=cutoff
-                )
-                if r.id not in self._inflight
-            ][:free]
+            now = self._now_ns()
+            # Due: never sent, sent before the last (re)connect, or sent longer ago than the
+            # ack timeout. Due records still in paho's hands are skipped.
+            cutoff = max(self._resend_before_ns, now - int(self._cfg.ack_timeout_s * 1e9))
+            skip = sum(f.sent_ns < cutoff for f in self._inflight.values())
+            batch = self._due(PRIORITY_TYPES, free, skip, cutoff, set())
             if len(batch) < free:
-                seen = {r.id for r in batch}
-                batch += [
-                    r
-                    for r in self._outbox.pending(free + skip + len(batch), sent_before_ns=cutoff)
-                    if r.id not in self._inflight and r.id not in seen
-                ][: free - len(batch)]
+                batch += self._due(None, free - len(batch), skip + len(batch), cutoff, batch)
             if not batch:
                 return
-            sent = [r.id for r in batch if self._publish_record(r)]
+            sent = [r.id for r in batch if self._publish_record(r, now)]
             if sent:
-                self._outbox.mark_sent(sent, self._now_ns())
+                self._outbox.mark_sent(sent, now)
             if len(sent) < len(batch):
                 return  # paho refused some: try again on the next cycle
 
-    def _publish_record(self, record: StoredRecord) -> bool:
+    def _due(
+        self,
+        types: tuple[str, ...] | None,
+        limit: int,
+        skip: int,
+        cutoff: int,
+        taken: Collection[StoredRecord],
+    ) -> list[StoredRecord]:
+        seen = {r.id for r in taken}
+        rows = self._outbox.pending(limit + skip, types=types, sent_before_ns=cutoff)
+        return [r for r in rows if r.id not in self._inflight and r.id not in seen][:limit]
+
+    def _publish_record(self, record: StoredRecord, now: int) -> bool:
         """Hand a record (evidence first, then the JWS) to paho; False if paho refused it."""
-        flight = _Flight(record.id)
+        flight = _Flight(record.id, now)
         for ev in record.evidence:
             try:
                 data = Path(ev.path).read_bytes()
