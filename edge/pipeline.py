@@ -10,9 +10,11 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from edge.config.site import SiteConfig
 from edge.fusion import Observation, PlateReading, vehicle_body, violation_body
+from edge.outbox.errors import OutboxFullError
 from edge.outbox.store import StoredRecord
 from edge.records.builder import RecordWriter
 from edge.rules import decide
@@ -31,6 +33,7 @@ class PipelineCounts:
     violations: int = 0
     plates_read: int = 0
     records: int = 0
+    held: int = 0  # records the outbox could not take at once (full disk)
     by_lane: Counter[int] = field(default_factory=Counter)
 
 
@@ -64,10 +67,10 @@ class VehiclePipeline:
         if plate is not None:
             self.counts.plates_read += 1
         if self.site.rules.report_vehicles:
-            self._emit(self.writer.write("vehicle", vehicle_body(obs), event_ns))
+            self._write("vehicle", vehicle_body(obs), event_ns)
         if obs.overloaded:
             self.counts.violations += 1
-            self._emit(self.writer.write("violation", violation_body(obs), event_ns))
+            self._write("violation", violation_body(obs), event_ns)
             log.info(
                 "violation lane=%d gross_kg=%d rule=%s",
                 vehicle.lane,
@@ -76,7 +79,23 @@ class VehiclePipeline:
             )
         return obs
 
-    def _emit(self, record: StoredRecord) -> None:
+    def _write(self, record_type: str, body: dict[str, Any], event_ns: int) -> None:
+        """Sign and store; on a full disk the writer holds the record in memory and retries."""
+        try:
+            record = self.writer.write(record_type, body, event_ns)
+        except OutboxFullError as exc:
+            self.counts.held += 1
+            if exc.held:
+                log.warning("outbox full: %s record held in memory for retry: %s", record_type, exc)
+            else:
+                # Memory for held records is exhausted too: nothing more can be kept.
+                log.error(
+                    "outbox full and retry memory exhausted: %s record lost lane=%s gross_kg=%s",
+                    record_type,
+                    body.get("lane"),
+                    body.get("gross_kg"),
+                )
+            return
         self.counts.records += 1
         if self.on_record is not None:
             self.on_record(record)

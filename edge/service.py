@@ -22,6 +22,7 @@ from edge.clock import read_clock_state
 from edge.config.site import SiteConfig
 from edge.delivery.publisher import Publisher
 from edge.errors import EdgeError
+from edge.outbox.errors import OutboxFullError
 from edge.outbox.store import Outbox
 from edge.pipeline import VehiclePipeline
 from edge.records.builder import ClockInfo, RecordWriter
@@ -35,6 +36,7 @@ CHUNK_QUEUE = 4096  # port reads waiting for a worker (~4 s of LCS1 at 921600 ba
 RESTART_BUDGET = 5  # worker restarts per RESTART_WINDOW_S before the service gives up
 RESTART_WINDOW_S = 3600.0
 CLOCK_REFRESH_S = 60.0
+MAINTAIN_S = 5.0  # outbox housekeeping: retention, disk-full recovery, WAL checkpoint
 
 
 class ServiceFailedError(EdgeError):
@@ -143,9 +145,13 @@ class Service:
             sorted(self.workers),
         )
         interval = watchdog_interval_s() or poll_s
+        last_maintain = time.monotonic()
         try:
             while not stop.wait(min(poll_s, interval)):
                 self._supervise()
+                if time.monotonic() - last_maintain >= MAINTAIN_S:
+                    last_maintain = time.monotonic()
+                    self._maintain()
                 if self._healthy(max(3 * poll_s, 2 * interval)):
                     self.notifier.watchdog()
                 self.notifier.status(self._status_line())
@@ -248,6 +254,17 @@ class Service:
             )
             worker.decoder = make_decoder(self.site, worker.name, self.t0_unix_ns)
             self._start_worker(worker)
+
+    def _maintain(self) -> None:
+        """Outbox housekeeping, then commit records held in memory while the disk was full."""
+        self.outbox.maintain()
+        with self._lock:
+            if self.writer.held:
+                try:
+                    for record in self.writer.retry_pending():
+                        self._notify_publisher(record)
+                except OutboxFullError:
+                    log.warning("outbox still full; %d record(s) held in memory", self.writer.held)
 
     def _healthy(self, max_silence_s: float) -> bool:
         now = time.monotonic()

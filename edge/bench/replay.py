@@ -126,7 +126,9 @@ def run_replay(opts: ReplayOptions, progress: Progress | None = None) -> ReplayR
     (opts.out / "keys.jwks").write_text(json.dumps(keyset, indent=2) + "\n", encoding="utf-8")
 
     clock_ns = [scenario.t0_unix_ns]  # scenario time: ids stay time-ordered on event time
-    outbox = Outbox(opts.out / "state" / "outbox.sqlite", site.outbox, now_ns=lambda: clock_ns[0])
+    # A bench output folder needs no disk-full ballast; retention rules stay the site's.
+    box_cfg = site.outbox.model_copy(update={"ballast_bytes": 0})
+    outbox = Outbox(opts.out / "state" / "outbox.sqlite", box_cfg, now_ns=lambda: clock_ns[0])
     writer = RecordWriter(
         outbox,
         key,
