@@ -9,6 +9,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import cv2
 
+# OpenCV's own warnings (FFmpeg timeouts, back-end probing) would flood the journal on every
+# reconnect attempt; our sources log state changes themselves, once.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
 CameraKind = Literal["rtsp", "http", "v4l2", "file"]
 
 _DEVICE = re.compile(r"^/dev/video\d+$")

@@ -1,0 +1,151 @@
+"""`edge doctor`: check a unit on site, one line per check, for a technician on a ladder.
+
+Each check returns a `Finding`; nothing here changes the unit's state (ports are opened,
+read for a moment and closed; the broker gets one connection with a throwaway client id).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from drivers.camera.urls import open_capture, redact_url
+from drivers.serial import open_port
+from edge.clock import read_clock_state
+from edge.config.site import SiteConfig
+from edge.delivery.client import check_broker
+from edge.errors import EdgeError
+from edge.records.keys import key_path, load_signing_key
+from edge.wim.protocols.lcs1_stream import Lcs1StreamParser
+from edge.wim.protocols.wvr1 import Wvr1LineParser
+
+Level = Literal["ok", "warn", "fail"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check's outcome."""
+
+    check: str
+    level: Level
+    detail: str
+
+
+def check_serial(name: str, site: SiteConfig, listen_s: float) -> Finding:
+    """Open the port exclusively, listen briefly, and say what arrived."""
+    src = site.serial[name]
+    try:
+        port = open_port(src.url, src.baud, src.protocol, timeout_s=0.1)
+    except EdgeError as exc:
+        return Finding(f"serial {name}", "fail", str(exc))
+    data = bytearray()
+    deadline = time.monotonic() + listen_s
+    try:
+        while time.monotonic() < deadline:
+            data += port.read(65536)
+    except OSError as exc:
+        return Finding(f"serial {name}", "fail", f"{src.url}: read failed: {exc}")
+    finally:
+        port.close()
+    if not data:
+        return Finding(
+            f"serial {name}", "warn", f"{src.url}: open, but nothing received in {listen_s:g} s"
+        )
+    return Finding(f"serial {name}", *_describe_stream(src.protocol, bytes(data), listen_s))
+
+
+def _describe_stream(protocol: str, data: bytes, seconds: float) -> tuple[Level, str]:
+    if protocol == "lcs1":
+        parser = Lcs1StreamParser()
+        frames = parser.feed(data)
+        st = parser.stats()
+        if not frames:
+            return "fail", f"{len(data)} bytes but no valid LCS1 frame (wrong protocol or baud?)"
+        f = frames[-1]
+        level: Level = "warn" if st.crc_errors or st.lost_frames else "ok"
+        return level, (
+            f"LCS1 {f.nch} channels at {f.rate} Hz, {len(frames) / seconds:.0f} frames/s, "
+            f"crc_errors {st.crc_errors}, lost_frames {st.lost_frames}, overrange {st.overrange}"
+        )
+    if protocol == "wvr1":
+        wvr = Wvr1LineParser()
+        records = wvr.feed(data)
+        ws = wvr.stats()
+        return "ok", f"WVR1 {len(records)} vehicle line(s), checksum_errors {ws.checksum_errors}"
+    return "ok", f"{len(data)} bytes received"
+
+
+def check_camera(name: str, site: SiteConfig, timeout_s: float) -> Finding:
+    """Open the camera and grab one frame."""
+    cam = site.cameras[name]
+    shown = redact_url(cam.url)
+    cap = open_capture(cam.url, timeout_s)
+    try:
+        if not cap.isOpened():
+            return Finding(f"camera {name}", "fail", f"{shown}: cannot open")
+        ok, image = cap.read()
+        if not ok or image is None:
+            return Finding(f"camera {name}", "fail", f"{shown}: opened but no frame decoded")
+        h, w = image.shape[:2]
+        return Finding(f"camera {name}", "ok", f"{shown}: {w}x{h} frame decoded")
+    finally:
+        cap.release()
+
+
+def check_key(site: SiteConfig) -> Finding:
+    """The signing key exists, is private, and loads."""
+    try:
+        key = load_signing_key(site.records)
+    except EdgeError as exc:
+        return Finding("signing key", "fail", str(exc))
+    return Finding("signing key", "ok", f"{key_path(site.records)}: kid {key.kid}")
+
+
+def check_mqtt(site: SiteConfig, timeout_s: float) -> Finding:
+    """One connection to the broker with the unit's settings."""
+    if site.mqtt is None:
+        return Finding("broker", "warn", "no mqtt section: records are kept on disk only")
+    try:
+        return Finding("broker", "ok", check_broker(site.mqtt, timeout_s))
+    except EdgeError as exc:
+        return Finding("broker", "fail", str(exc))
+
+
+def check_clock() -> Finding:
+    """Records say whether the clock was disciplined; an unsynchronised clock weakens evidence."""
+    state = read_clock_state()
+    return Finding("clock", "ok" if state.synced else "warn", state.detail)
+
+
+def check_disk(site: SiteConfig) -> Finding:
+    """Free space on the state directory's filesystem against the configured floor."""
+    path = site.records.data_dir
+    probe = path if path.exists() else next((p for p in path.parents if p.exists()), path)
+    try:
+        usage = shutil.disk_usage(probe)
+    except OSError as exc:
+        return Finding("disk", "fail", f"{path}: {exc}")
+    floor = site.outbox.min_free_bytes + site.outbox.max_bytes
+    level: Level = "ok" if usage.free >= floor else "warn"
+    return Finding(
+        "disk",
+        level,
+        f"{probe}: {usage.free / 2**30:.1f} GiB free (outbox budget + floor "
+        f"{floor / 2**30:.1f} GiB)",
+    )
+
+
+def run_checks(site: SiteConfig, *, listen_s: float = 1.0, timeout_s: float = 5.0) -> list[Finding]:
+    """Every check, in the order a technician would fix things."""
+    checks: list[Callable[[], Finding]] = [
+        *(lambda n=n: check_serial(n, site, listen_s) for n in site.serial),
+        *(lambda n=n: check_camera(n, site, timeout_s) for n in site.cameras),
+        lambda: check_key(site),
+        lambda: check_mqtt(site, timeout_s),
+        check_clock,
+        lambda: check_disk(site),
+    ]
+    return [check() for check in checks]

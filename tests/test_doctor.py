@@ -1,0 +1,73 @@
+"""`edge doctor` tells a technician what works and what does not, one line each."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from edge.cli.main import main
+from edge.records.keys import SigningKey
+from edge.wim.protocols.lcs1 import Lcs1Frame
+from tests.conftest import REFERENCE_SITE
+
+
+def _site(tmp_path: Path, port: str, with_key: bool) -> Path:
+    data = yaml.safe_load(REFERENCE_SITE.read_text())
+    data["serial"]["wim0"]["url"] = port
+    data["cameras"]["lane1_front"]["url"] = str(tmp_path / "missing.mp4")
+    data["records"] = {"data_dir": str(tmp_path / "state"), "key_file": str(tmp_path / "k.pem")}
+    if with_key:
+        SigningKey.generate().save(tmp_path / "k.pem")
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    return path
+
+
+def _stream_frames(master: int, stop: threading.Event) -> None:
+    seq = 0
+    samples = np.zeros((20, 8), dtype=np.int32)
+    while not stop.is_set():
+        frame = Lcs1Frame(seq=seq, t_us=seq * 10_000, rate=2000, samples=samples)
+        try:
+            os.write(master, frame.to_bytes())
+        except OSError:
+            return
+        seq += 1
+        stop.wait(0.01)
+
+
+def test_doctor_reports_each_part(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    master, slave = os.openpty()
+    stop = threading.Event()
+    feeder = threading.Thread(target=_stream_frames, args=(master, stop))
+    feeder.start()
+    try:
+        site = _site(tmp_path, os.ttyname(slave), with_key=True)
+        rc = main(["doctor", "--config", str(site), "--listen", "0.5", "--timeout", "1"])
+    finally:
+        stop.set()
+        feeder.join()
+        os.close(master)
+        os.close(slave)
+    out = capsys.readouterr().out
+    assert "OK   serial wim0: LCS1 8 channels at 2000 Hz" in out
+    assert "FAIL camera lane1_front" in out
+    assert "OK   signing key" in out
+    assert "WARN broker: no mqtt section" in out
+    assert rc == 1  # the camera is missing
+
+
+def test_doctor_names_missing_port_and_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = _site(tmp_path, str(tmp_path / "ttyUSB-gone"), with_key=False)
+    assert main(["doctor", "--config", str(site), "--listen", "0.1", "--timeout", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL serial wim0" in out
+    assert "ttyUSB-gone" in out
+    assert "edge keygen" in out
