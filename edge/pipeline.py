@@ -17,11 +17,14 @@ from edge.fusion import Observation, PlateReading, vehicle_body, violation_body
 from edge.outbox.errors import OutboxFullError
 from edge.outbox.store import StoredRecord
 from edge.records.builder import RecordWriter
+from edge.records.evidence import EvidenceFile
 from edge.rules import decide
 from edge.wim.model import WeighedVehicle
 
 log = logging.getLogger(__name__)
 
+# (type, body, event time in Unix ns, evidence files): one record for RecordWriter.write_many.
+RecordItem = tuple[str, dict[str, Any], int, tuple[EvidenceFile, ...]]
 PlateLookup = Callable[[WeighedVehicle], PlateReading | None]
 
 
@@ -66,36 +69,46 @@ class VehiclePipeline:
         self.counts.by_lane[vehicle.lane] += 1
         if plate is not None:
             self.counts.plates_read += 1
+        items: list[RecordItem] = []
         if self.site.rules.report_vehicles:
-            self._write("vehicle", vehicle_body(obs), event_ns)
+            items.append(("vehicle", vehicle_body(obs), event_ns, ()))
         if obs.overloaded:
             self.counts.violations += 1
-            self._write("violation", violation_body(obs), event_ns)
+            items.append(("violation", violation_body(obs), event_ns, ()))
             log.info(
                 "violation lane=%d gross_kg=%d rule=%s",
                 vehicle.lane,
                 round(vehicle.gross_kg),
                 decision.profile,
             )
+        if items:
+            self._write(items)
         return obs
 
-    def _write(self, record_type: str, body: dict[str, Any], event_ns: int) -> None:
-        """Sign and store; on a full disk the writer holds the record in memory and retries."""
+    def _write(self, items: list[RecordItem]) -> None:
+        """Sign and store a vehicle's records in one transaction (both or neither, one fsync);
+        on a full disk the writer holds them in memory and retries."""
         try:
-            record = self.writer.write(record_type, body, event_ns)
+            records = self.writer.write_many(items)
         except OutboxFullError as exc:
-            self.counts.held += 1
+            self.counts.held += len(items)
+            kinds = "+".join(t for t, *_ in items)
             if exc.held:
-                log.warning("outbox full: %s record held in memory for retry: %s", record_type, exc)
+                log.warning("outbox full: %s held in memory for retry: %s", kinds, exc)
             else:
                 # Memory for held records is exhausted too: nothing more can be kept.
+                body = items[0][1]
                 log.error(
-                    "outbox full and retry memory exhausted: %s record lost lane=%s gross_kg=%s",
-                    record_type,
+                    "outbox full and retry memory exhausted: %s lost lane=%s gross_kg=%s",
+                    kinds,
                     body.get("lane"),
                     body.get("gross_kg"),
                 )
             return
+        for record in records:
+            self._emit(record)
+
+    def _emit(self, record: StoredRecord) -> None:
         self.counts.records += 1
         if self.on_record is not None:
             self.on_record(record)
