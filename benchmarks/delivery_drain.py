@@ -138,7 +138,7 @@ def main() -> int:
     print(f"{n} records, local Mosquitto; kills: broker SIGKILLed {args.kills}x, 0.6 s apart")
     print(f"{'publisher':34} {'kills':>5} {'seconds':>8} {'rec/s':>8} {'lost':>6}  note")
     cases: list[tuple[str, int, Callable[[Broker, Path], tuple[float, int, str]]]] = []
-    for k in (0, args.kills):
+    for k in sorted({0, args.kills}):
         cases += [
             ("plain paho QoS 1 loop", k, lambda b, f, k=k: run_plain_paho(b, f, n, k)),
             ("Publisher (PUBACK)", k, lambda b, f, k=k: run_publisher(b, f, n, False, k)),

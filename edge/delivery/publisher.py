@@ -63,7 +63,7 @@ DEFAULT_MAX_UNACKED = 2048
 #: Worker wake-up period when nothing happens (ack timeouts, health, drain bookkeeping).
 TICK_S = 0.2
 #: How often drain() looks at the outbox (its counters are in memory: cheap).
-DRAIN_POLL_S = 0.02
+DRAIN_POLL_S = 0.1
 MAX_WARNINGS = 20
 #: The record types that go into the window before anything else.
 PRIORITY_TYPES = ("violation",)
@@ -380,6 +380,8 @@ class Publisher:
             return None
         del self._inflight[rid]
         if flight.failure is not None:
+            if not self._cfg.end_to_end_ack:
+                self._outbox.mark_sent([rid], flight.sent_ns)
             self._warn(
                 f"broker refused record {rid}: {flight.failure}; kept, retry in "
                 f"{self._cfg.ack_timeout_s:g} s"
@@ -417,14 +419,19 @@ class Publisher:
             # Due: never sent, sent before the last (re)connect, or sent longer ago than the
             # ack timeout. Due records still in paho's hands are skipped.
             cutoff = max(self._resend_before_ns, now - int(self._cfg.ack_timeout_s * 1e9))
-            skip = sum(f.sent_ns < cutoff for f in self._inflight.values())
+            if self._cfg.end_to_end_ack:
+                skip = sum(f.sent_ns < cutoff for f in self._inflight.values())
+            else:
+                skip = len(self._inflight)  # not marked sent (see below): all are returned
             batch = self._due(PRIORITY_TYPES, free, skip, cutoff, set())
             if len(batch) < free:
                 batch += self._due(None, free - len(batch), skip + len(batch), cutoff, batch)
             if not batch:
                 return
             sent = [r.id for r in batch if self._publish_record(r, now)]
-            if sent:
+            # With PUBACK delivery the PUBACK deletes the record soon; a failed one is marked
+            # sent then (to wait before retrying), which saves a commit per batch.
+            if sent and self._cfg.end_to_end_ack:
                 self._outbox.mark_sent(sent, now)
             if len(sent) < len(batch):
                 return  # paho refused some: try again on the next cycle
