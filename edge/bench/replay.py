@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from pydantic import ValidationError
+
 from drivers.scap import ScapReader
 from edge import __version__
 from edge.bench.scenario import Scenario
 from edge.config.site import MqttConfig, SiteConfig, load_site
 from edge.delivery.publisher import Publisher
-from edge.errors import CaptureError, DeliveryError
+from edge.errors import CaptureError, ConfigError, DeliveryError
 from edge.fusion import Observation
 from edge.outbox.store import Outbox, StoredRecord
 from edge.pipeline import VehiclePipeline
@@ -103,16 +105,16 @@ def _load_site(opts: ReplayOptions, scenario: Scenario) -> SiteConfig:
     return site
 
 
-def _mqtt_config(site: SiteConfig, opts: ReplayOptions) -> MqttConfig:
-    assert opts.broker is not None
-    if site.mqtt is not None:
-        return site.mqtt.model_copy(
-            update={
-                "url": opts.broker,
-                "end_to_end_ack": opts.end_to_end_ack or site.mqtt.end_to_end_ack,
-            }
-        )
-    return MqttConfig(url=opts.broker, end_to_end_ack=opts.end_to_end_ack)
+def _mqtt_config(site: SiteConfig, broker: str, end_to_end_ack: bool) -> MqttConfig:
+    """The site's MQTT settings (if any) with the broker from --broker, validated."""
+    base = site.mqtt.model_dump() if site.mqtt is not None else {}
+    base["url"] = broker
+    base["end_to_end_ack"] = end_to_end_ack or bool(base.get("end_to_end_ack"))
+    try:
+        return MqttConfig.model_validate(base)
+    except ValidationError as exc:
+        problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        raise ConfigError(f"--broker {broker}: {problems}") from None
 
 
 def run_replay(opts: ReplayOptions, progress: Progress | None = None) -> ReplayResult:
@@ -120,6 +122,7 @@ def run_replay(opts: ReplayOptions, progress: Progress | None = None) -> ReplayR
     started = time.monotonic()
     scenario = Scenario(opts.scenario)
     site = _load_site(opts, scenario)
+    mqtt = _mqtt_config(site, opts.broker, opts.end_to_end_ack) if opts.broker else None
     _prepare_out(opts.out)
     key = SigningKey.load(opts.key_file) if opts.key_file else SigningKey.generate()
     keyset = jwks([key.public_jwk()])
@@ -140,11 +143,9 @@ def run_replay(opts: ReplayOptions, progress: Progress | None = None) -> ReplayR
         now_ns=lambda: clock_ns[0],
     )
     publisher: Publisher | None = None
-    if opts.broker:
+    if mqtt is not None:
         birth = {"software": __version__, "kid": key.kid, "mode": "replay"}
-        publisher = Publisher(
-            _mqtt_config(site, opts), outbox, site.site.id, site.device.id, keyset, birth
-        )
+        publisher = Publisher(mqtt, outbox, site.site.id, site.device.id, keyset, birth)
         publisher.start()
 
     result = ReplayResult(site=site)
