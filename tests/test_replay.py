@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from edge.cli.main import main
-from edge.records.verify import verify_path
 from edge.sim import SimOptions, generate
 from tests.conftest import REPO
 
@@ -30,14 +31,12 @@ def replayed(scenario: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _truth(scenario: Path) -> list[dict[str, object]]:
+def _truth(scenario: Path) -> list[dict[str, Any]]:
     lines = (scenario / "truth.jsonl").read_text().splitlines()
     return [t for t in map(json.loads, lines) if t["kind"] == "vehicle"]
 
 
-def _records(out: Path) -> list[dict[str, object]]:
-    import base64
-
+def _records(out: Path) -> list[dict[str, Any]]:
     recs = []
     for line in (out / "records.jws").read_text().splitlines():
         payload = line.split(".")[1]
@@ -78,8 +77,7 @@ def test_records_are_a_valid_chain_in_seq_order(replayed: Path) -> None:
     recs = _records(replayed)
     assert [r["seq"] for r in recs] == list(range(1, len(recs) + 1))
     assert recs[0]["prev"] is None
-    report = verify_path(replayed)
-    assert report.ok, report.faults
+    assert main(["verify", str(replayed)]) == 0
 
 
 def test_summary_counts_what_was_written(replayed: Path) -> None:
@@ -140,4 +138,4 @@ def test_corrupt_capture_names_the_offset(
 def test_bundled_scenario_replays(tmp_path: Path) -> None:
     """The README's main job."""
     assert main(["replay", str(FIXTURE), "--out", str(tmp_path / "o")]) == 0
-    assert verify_path(tmp_path / "o").ok
+    assert main(["verify", str(tmp_path / "o")]) == 0
