@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -90,6 +91,7 @@ class Service:
         # Host receive times are ns since t0 on the monotonic clock: never decreasing,
         # immune to NTP steps; records map them back with t0_unix_ns.
         self.host_ns: Callable[[], int] = lambda: time.monotonic_ns() - mono0
+        self.writer_clock = _ClockCache()
         data_dir = site.records.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         self.key = load_signing_key(site.records)
@@ -101,7 +103,7 @@ class Service:
             site.device.id,
             __version__,
             models={},
-            clock_info=_ClockCache(),
+            clock_info=self.writer_clock,
             now_ns=now_ns,
         )
         self.publisher: Publisher | None = None
@@ -115,6 +117,7 @@ class Service:
                 jwks([self.key.public_jwk()]),
                 birth,
                 now_ns,
+                health_extra=self.health,
             )
         on_record = self._notify_publisher if self.publisher is not None else None
         self.pipeline = VehiclePipeline(site, self.writer, self.t0_unix_ns, on_record=on_record)
@@ -280,6 +283,38 @@ class Service:
             for w in self.workers.values()
         )
         return f"{c.vehicles} vehicles, {c.violations} violations; {states}"
+
+    def health(self) -> dict[str, Any]:
+        """The unit's part of {p}/health: device states, error counters, disk, clock, rates."""
+        sources = {}
+        for name, w in self.workers.items():
+            reader = w.reader.stats() if w.reader else None
+            parser = w.decoder.stats().get("parser", {})
+            sources[name] = {
+                "state": reader.state.value if reader else "starting",
+                "downs": reader.downs if reader else 0,
+                "bytes": reader.bytes if reader else 0,
+                "queued": w.chunks.qsize(),
+                "errors": {
+                    k: v for k, v in parser.items() if k.endswith(("errors", "lost_frames"))
+                },
+            }
+        clock = self.writer_clock()
+        try:
+            free = shutil.disk_usage(self.site.records.data_dir).free
+        except OSError:
+            free = None
+        uptime_s = max(self.host_ns() / 1e9, 1e-9)
+        c = self.pipeline.counts
+        return {
+            "sources": sources,
+            "disk_free_bytes": free,
+            "clock": {"synced": clock.synced, "offset_ms": clock.offset_ms},
+            "vehicles": c.vehicles,
+            "violations": c.violations,
+            "vehicles_per_hour": round(c.vehicles * 3600 / uptime_s, 1),
+            "held_in_memory": self.writer.held,
+        }
 
     def stats(self) -> dict[str, Any]:
         """Counters of every stage, for health and tests."""

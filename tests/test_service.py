@@ -21,6 +21,7 @@ from edge.records.keys import SigningKey
 from edge.service import Service
 from edge.sim import SimOptions, generate
 from tests.conftest import REFERENCE_SITE
+from tests.mosquitto import BackOffice, Broker, broker  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -139,3 +140,42 @@ def test_unplugged_port_is_reopened_and_weighing_goes_on(tmp_path: Path) -> None
     # Every vehicle that crossed after the adapter came back is weighed.
     assert len(vehicles) >= len(late)
     assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
+
+
+def test_health_reports_devices_queue_and_disk(tmp_path: Path, broker: Broker) -> None:  # noqa: F811
+    link = tmp_path / "usb-lcs1-board-if00"
+    pty = Pty(link)
+    data = yaml.safe_load(REFERENCE_SITE.read_text())
+    data["serial"]["wim0"]["url"] = str(link)
+    data["records"] = {"data_dir": str(tmp_path / "state"), "key_file": str(tmp_path / "key.pem")}
+    data["outbox"] = {"min_free_bytes": 0}
+    data["mqtt"] = {"url": broker.url, "health_interval_s": 0.3}
+    (tmp_path / "site.yaml").write_text(yaml.safe_dump(data, allow_unicode=True))
+    SigningKey.generate().save(tmp_path / "key.pem")
+    office = BackOffice(broker.url, "roadside/reference-site/cabinet-01", ack=False)
+    stop = threading.Event()
+    runner = threading.Thread(
+        target=Service(load_site(tmp_path / "site.yaml")).run, args=(stop,), kwargs={"poll_s": 0.2}
+    )
+    runner.start()
+    try:
+        deadline = time.monotonic() + 15
+        health: dict[str, Any] | None = None
+        while time.monotonic() < deadline and health is None:
+            with office.lock:
+                msgs = [m for m in office.messages if m.topic.endswith("/health")]
+            for m in msgs:
+                h = json.loads(m.payload)
+                if h["sources"]["wim0"]["state"] == "up":
+                    health = h
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        runner.join(timeout=30)
+        office.close()
+        pty.close()
+    assert health is not None, "no health message saying wim0 is up"
+    assert health["queue"]["pending"] == 0
+    assert health["disk_free_bytes"] > 0
+    assert health["clock"]["synced"] in (True, False)
+    assert health["connected"] is True

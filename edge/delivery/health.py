@@ -38,12 +38,14 @@ def health_payload(
     published: int,
     delivered: int,
     warnings: tuple[str, ...],
+    extra: Mapping[str, Any] | None = None,
 ) -> bytes:
     """Periodic `{p}/health`: queue depth, age of the oldest undelivered record, counters."""
     oldest = stats.oldest_pending_ns
     age_s = None if oldest is None else round(max(0, now_ns - oldest) / 1e9, 3)
     return _dumps(
         {
+            **(extra or {}),
             "time_ns": now_ns,
             "connected": connected,
             "queue": {

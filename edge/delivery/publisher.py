@@ -109,6 +109,7 @@ class Publisher:
         now_ns: Callable[[], int] = time.time_ns,
         *,
         max_unacked: int = DEFAULT_MAX_UNACKED,
+        health_extra: Callable[[], Mapping[str, Any]] | None = None,
     ) -> None:
         self._cfg = cfg
         self._outbox = outbox
@@ -121,6 +122,8 @@ class Publisher:
         self._client_cert = has_client_cert(cfg)
         self._window = WINDOW_FACTOR * cfg.max_inflight
         self._max_unacked = max_unacked
+        # The unit's own state (devices, disk, rates) merged into {p}/health by the service.
+        self._health_extra = health_extra
         self._client = make_client(
             cfg,
             client_id_for(cfg, site, device),
@@ -509,5 +512,6 @@ class Publisher:
             published=st.published,
             delivered=st.delivered,
             warnings=st.warnings,
+            extra=self._health_extra() if self._health_extra is not None else None,
         )
         self._client.publish(self._topics.health, payload, qos=1)
