@@ -9,7 +9,6 @@ readers drop a truncated last record).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import signal
 import sys
@@ -28,6 +27,7 @@ from edge.bench.scenario import ScenarioFile, write_scenario_yaml
 from edge.config import load_site
 from edge.config.site import SiteConfig
 from edge.errors import CaptureError, ConfigError, SourceError
+from edge.fsutil import fsync_dir
 
 _HELP = """Record every serial source of the site into a scenario folder: DIR/<name>.scap (SCAP1,
 host receive times in ns since t0), DIR/scenario.yaml and DIR/site.yaml. Stops after --seconds,
@@ -121,14 +121,6 @@ class _Recording:
         return ", ".join(parts)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def run(args: argparse.Namespace) -> int:
     """Record until --seconds pass or a signal arrives; print a summary line per source."""
     cfg = load_site(args.config)
@@ -169,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
             _wait(rec, stop, args.seconds)
     finally:
         rec.close()
-        _fsync_dir(out)
+        fsync_dir(out)
     for name, reader in rec.readers.items():
         st = reader.stats()
         print(

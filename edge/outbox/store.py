@@ -312,6 +312,14 @@ class Outbox:
             self._recent.append("outbox recovered from disk full")
         self._make_ballast()
 
+    def _absorb_disk_full(self, exc: sqlite3.OperationalError) -> None:
+        """After a failed write: roll back, and enter the disk-full state if that is why;
+        any other error is re-raised."""
+        self._rollback()
+        if not is_disk_full(exc):
+            raise exc
+        self._enter_disk_full(exc)
+
     def _warn(self, message: str) -> None:
         log.warning("%s", message)
         self._recent.append(message)
@@ -342,10 +350,7 @@ class Outbox:
             try:
                 return self._append_once(items)
             except sqlite3.OperationalError as exc:
-                self._rollback()
-                if not is_disk_full(exc):
-                    raise
-                self._enter_disk_full(exc)
+                self._absorb_disk_full(exc)
                 full = exc
             # Keep what is stored: no eviction here (that is the floor's job). The ballast is
             # gone and the WAL checkpointed; the caller holds the record and retries later.
@@ -508,10 +513,7 @@ class Outbox:
                     )
                 self._db.execute("COMMIT")
             except sqlite3.OperationalError as exc:
-                self._rollback()
-                if not is_disk_full(exc):
-                    raise
-                self._enter_disk_full(exc)
+                self._absorb_disk_full(exc)
 
     def mark_delivered(self, record_ids: Iterable[str]) -> int:
         """Remove records whose delivery is confirmed; returns how many were removed (ids not
@@ -520,10 +522,7 @@ class Outbox:
             try:
                 return self._delete_ids(record_ids)
             except sqlite3.OperationalError as exc:
-                self._rollback()
-                if not is_disk_full(exc):
-                    raise
-                self._enter_disk_full(exc)
+                self._absorb_disk_full(exc)
             # With the ballast gone the WAL has room for the deletion.
             try:
                 return self._delete_ids(record_ids)
@@ -580,10 +579,7 @@ class Outbox:
                     self._leave_disk_full()
                 self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
             except sqlite3.OperationalError as exc:
-                self._rollback()
-                if not is_disk_full(exc):
-                    raise
-                self._enter_disk_full(exc)
+                self._absorb_disk_full(exc)
 
     def stats(self) -> OutboxStats:
         """Counters and warnings for health reporting."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.errors import EdgeError
+from edge.fsutil import fsync_dir
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -51,14 +52,6 @@ def check_name(name: str) -> str:
     return name
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_evidence(directory: Path, name: str, data: bytes, media_type: str) -> EvidenceFile:
     """Write `directory/name` atomically and durably (temp file, fsync, rename, fsync dir).
 
@@ -75,7 +68,7 @@ def write_evidence(directory: Path, name: str, data: bytes, media_type: str) -> 
             f.flush()
             os.fsync(f.fileno())
         tmp.replace(path)
-        _fsync_dir(directory)
+        fsync_dir(directory)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         if exc.errno in _DISK_FULL:

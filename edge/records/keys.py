@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from edge.config.site import RecordsConfig
 from edge.errors import SigningKeyError
+from edge.fsutil import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ class SigningKey:
             os.fsync(fd)
         finally:
             os.close(fd)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
     def sign(self, data: bytes) -> bytes:
         """Ed25519 signature of `data` (64 bytes)."""
@@ -142,14 +143,6 @@ class SigningKey:
         return self.public_key.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def key_path(records: RecordsConfig, environ: Mapping[str, str] | None = None) -> Path:
@@ -226,7 +219,7 @@ def write_jwks(path: Path, jwk_set: Mapping[str, Any]) -> None:
         f.flush()
         os.fsync(f.fileno())
     tmp.replace(path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def unit_jwks(key: SigningKey, jwks_file: Path | None) -> dict[str, Any]:
