@@ -7,7 +7,7 @@ writer; this module only decides the type-specific fields of records.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from edge.rules import Decision
 from edge.wim.model import WeighedVehicle
@@ -20,6 +20,28 @@ class PlateReading:
     text: str
     color: str | None
     confidence: float
+
+
+@dataclass(frozen=True)
+class EvidenceImage:
+    """An image to keep as evidence of a record, not yet written (see edge.records.evidence)."""
+
+    name: str  # one path component, e.g. lane1_front-frame.jpg
+    data: bytes
+    media_type: str
+
+
+class PlateFinding(Protocol):
+    """What a plate lookup (edge.vision.lookup) found for one vehicle."""
+
+    @property
+    def plate(self) -> PlateReading | None:
+        """The voted plate, or None when no plate could be read (never a guess)."""
+        ...
+
+    def evidence_images(self) -> list[EvidenceImage]:
+        """Images for a violation record (encoded on demand: most vehicles need none)."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,12 @@ Threads: one reader per serial port (drivers.serial), one worker per source that
 records, the publisher's threads, and the main loop that feeds the systemd watchdog only while
 every worker is alive and making progress. A worker that dies of a bug is restarted within a
 budget; past the budget the service exits so systemd restarts the whole process.
+
+With a `plates:` section, one capture thread per camera fills that camera's frame ring, and the
+workers hand weighed vehicles to one plate thread instead of recording them: it waits (bounded)
+for the frames past each vehicle's trigger time, reads and votes the plate, and records the
+vehicle. Decoding never waits for a camera; a vehicle the plate thread cannot take in time is
+recorded at once with plate null, and so is one whose camera is down.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from drivers.camera.live import LiveCameraSource, open_camera
 from drivers.serial import SerialReader, SourceState
 from edge import __version__
 from edge.clock import read_clock_state
@@ -29,7 +36,12 @@ from edge.pipeline import VehiclePipeline
 from edge.records.builder import ClockInfo, RecordWriter
 from edge.records.keys import jwks, load_signing_key
 from edge.sdnotify import Notifier, watchdog_interval_s
+from edge.vision.frames import FrameRing
+from edge.vision.lookup import LiveFrames, PlateFinder
+from edge.vision.plates.config import PlatesConfig
+from edge.vision.plates.reader import PlateReader
 from edge.wim.decoder import SourceDecoder, make_decoder
+from edge.wim.model import WeighedVehicle
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +50,7 @@ RESTART_BUDGET = 5  # worker restarts per RESTART_WINDOW_S before the service gi
 RESTART_WINDOW_S = 3600.0
 CLOCK_REFRESH_S = 60.0
 MAINTAIN_S = 5.0  # outbox housekeeping: retention, disk-full recovery, WAL checkpoint
+PLATE_QUEUE = 32  # vehicles waiting for their plate (~50 s of one lane at capacity)
 
 
 class ServiceFailedError(EdgeError):
@@ -56,6 +69,74 @@ class _Worker:
     heartbeat: float = 0.0
     failures: list[float] = field(default_factory=list)
     reopened: bool = False
+
+
+class _PlateStage:
+    """The cameras, their frame rings, the plate reader and the queue of the plate thread."""
+
+    def __init__(self, site: SiteConfig, plates: PlatesConfig, clock: Callable[[], int]) -> None:
+        self.site = site
+        self.clock = clock
+        self.rings = {
+            name: FrameRing.for_camera(name, cam.buffer_s, cam.fps)
+            for name, cam in site.cameras.items()
+        }
+        self.sources: dict[str, LiveCameraSource] = {}
+        self.reader = PlateReader(plates)  # ModelError (one line) if a model is missing
+        self.live = LiveFrames(site.cameras, self.rings, self._is_up, clock)
+        self.finder = PlateFinder(site.cameras, self.rings, self.reader, plates.region, self.live)
+        self.queue: queue.Queue[WeighedVehicle] = queue.Queue(PLATE_QUEUE)
+        self.thread: threading.Thread | None = None
+        self.heartbeat = 0.0
+        self.done = threading.Event()  # set at shutdown: finish the queue, then end
+        self.overflow = 0  # vehicles recorded without their plate: the queue was full
+        self.errors = 0  # lookups that failed on a bug (vehicle recorded with plate null)
+
+    def _is_up(self, camera: str) -> bool:
+        source = self.sources.get(camera)
+        return source is not None and source.state == "up"
+
+    def start_cameras(self) -> None:
+        """One capture thread per camera, pushing into its ring on the service's time line."""
+        for name, cam in self.site.cameras.items():
+            self.sources[name] = open_camera(
+                cam.url, name, self.rings[name].push, self.clock, fps=cam.fps
+            )
+
+    def stop_cameras(self) -> None:
+        """Stop the capture threads and wake anyone waiting for frames."""
+        for name, source in self.sources.items():
+            if not source.stop(timeout_s=5.0):
+                log.warning("camera=%s capture thread did not stop", name)
+        for ring in self.rings.values():
+            ring.close()
+
+    def health(self) -> dict[str, Any]:
+        """Camera states and counters, and the plate stage's."""
+        cameras: dict[str, Any] = {}
+        for name, ring in self.rings.items():
+            source = self.sources.get(name)
+            r = ring.stats()
+            entry: dict[str, Any] = {"state": "starting", "ring_frames": r.size}
+            if source is not None:
+                st = source.stats()
+                entry.update(
+                    state=st.state,
+                    frames=st.frames,
+                    dropped=st.dropped,
+                    decode_errors=st.decode_errors,
+                    reconnects=st.reconnects,
+                    open_failures=st.open_failures,
+                )
+            cameras[name] = entry
+        plates = self.finder.stats_dict()
+        plates.update(
+            queued=self.queue.qsize(),
+            overflow=self.overflow,
+            errors=self.errors,
+            wait_timeouts=self.live.timeouts,
+        )
+        return {"cameras": cameras, "plates": plates}
 
 
 class _ClockCache:
@@ -95,6 +176,9 @@ class Service:
         data_dir = site.records.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         self.key = load_signing_key(site.records)
+        self.plates: _PlateStage | None = None
+        if site.plates is not None and site.cameras:
+            self.plates = _PlateStage(site, site.plates, self.host_ns)
         self.outbox = Outbox(data_dir / "outbox.sqlite", site.outbox, now_ns=now_ns)
         self.writer = RecordWriter(
             self.outbox,
@@ -102,7 +186,7 @@ class Service:
             site.site.id,
             site.device.id,
             __version__,
-            models={},
+            models=self.plates.reader.models() if self.plates is not None else {},
             clock_info=self.writer_clock,
             now_ns=now_ns,
         )
@@ -120,7 +204,14 @@ class Service:
                 health_extra=self.health,
             )
         on_record = self._notify_publisher if self.publisher is not None else None
-        self.pipeline = VehiclePipeline(site, self.writer, self.t0_unix_ns, on_record=on_record)
+        self.pipeline = VehiclePipeline(
+            site,
+            self.writer,
+            self.t0_unix_ns,
+            plate_lookup=self.plates.finder.find if self.plates is not None else None,
+            on_record=on_record,
+            evidence_dir=data_dir / "evidence",
+        )
         self._lock = threading.Lock()  # one writer into the chain
         self._stop = threading.Event()
         self.workers = {
@@ -137,6 +228,9 @@ class Service:
         """Start everything, supervise until `stop` is set, then shut down cleanly."""
         if self.publisher is not None:
             self.publisher.start()
+        if self.plates is not None:
+            self.plates.start_cameras()
+            self._start_plate_thread(self.plates)
         for worker in self.workers.values():
             self._start_reader(worker)
             self._start_worker(worker)
@@ -171,9 +265,12 @@ class Service:
         for worker in self.workers.values():
             if worker.thread is not None:
                 worker.thread.join(timeout=10)
-            with self._lock:
-                for vehicle in worker.decoder.flush():
-                    self.pipeline.process(vehicle)
+            self._record(worker.decoder.flush(), block=True)
+        if self.plates is not None:
+            self.plates.done.set()
+            if self.plates.thread is not None:
+                self.plates.thread.join(timeout=30)
+            self.plates.stop_cameras()
         if self.publisher is not None:
             self.publisher.drain(5.0)
             self.publisher.stop()
@@ -228,16 +325,65 @@ class Service:
                 if worker.reopened:
                     worker.reopened = False
                     worker.decoder.reset()
-                vehicles = worker.decoder.feed(t_ns, data)
-                with self._lock:
-                    for vehicle in vehicles:
-                        self.pipeline.process(vehicle)
+                self._record(worker.decoder.feed(t_ns, data))
         except Exception:  # a bug in a stage: log it with its traceback; _supervise restarts
             log.exception("worker for source %s died", worker.name)
             raise
 
+    def _record(self, vehicles: list[WeighedVehicle], *, block: bool = False) -> None:
+        """Record vehicles now, or hand them to the plate thread when plates are read.
+
+        A full plate queue never holds up decoding: the vehicle is recorded with plate null
+        (`block` waits instead, at shutdown, when nothing else is coming).
+        """
+        stage = self.plates
+        for vehicle in vehicles:
+            if stage is not None:
+                try:
+                    stage.queue.put(vehicle, block=block, timeout=30 if block else None)
+                    continue
+                except queue.Full:
+                    stage.overflow += 1
+                    log.warning(
+                        "plate stage behind (%d queued): lane=%d recorded without plate",
+                        stage.queue.qsize(),
+                        vehicle.lane,
+                    )
+            with self._lock:
+                self.pipeline.record(vehicle, None)
+
+    def _start_plate_thread(self, stage: _PlateStage) -> None:
+        stage.heartbeat = time.monotonic()
+        stage.thread = threading.Thread(
+            target=self._plate_work, args=(stage,), name="plates", daemon=True
+        )
+        stage.thread.start()
+
+    def _plate_work(self, stage: _PlateStage) -> None:
+        """Wait for each vehicle's frames, read its plate, record it (plate null on failure)."""
+        while not (stage.done.is_set() and stage.queue.empty()):
+            stage.heartbeat = time.monotonic()
+            try:
+                vehicle = stage.queue.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            try:
+                found = self.pipeline.lookup(vehicle)
+            except Exception:  # a bug in plate reading must cost the plate, not the vehicle
+                stage.errors += 1
+                log.exception("plate lookup failed lane=%d; recorded without plate", vehicle.lane)
+                found = None
+            with self._lock:
+                self.pipeline.record(vehicle, found)
+
     def _supervise(self) -> None:
         """Restart dead workers within the budget."""
+        stage = self.plates
+        if stage is not None and stage.thread is not None and not stage.thread.is_alive():
+            # Only a bug in recording itself gets here (lookup failures are caught per vehicle).
+            stage.errors += 1
+            log.warning("restarting the plate thread")
+            self._start_plate_thread(stage)
         for worker in self.workers.values():
             if worker.thread is None or worker.thread.is_alive() or self._stop.is_set():
                 continue
@@ -271,7 +417,11 @@ class Service:
 
     def _healthy(self, max_silence_s: float) -> bool:
         now = time.monotonic()
-        return all(
+        # The plate thread may wait for frames for a few seconds: alive is enough.
+        plates_ok = self.plates is None or (
+            self.plates.thread is not None and self.plates.thread.is_alive()
+        )
+        return plates_ok and all(
             w.thread is not None and w.thread.is_alive() and now - w.heartbeat < max_silence_s
             for w in self.workers.values()
         )
@@ -306,7 +456,9 @@ class Service:
             free = None
         uptime_s = max(self.host_ns() / 1e9, 1e-9)
         c = self.pipeline.counts
+        plates = self.plates.health() if self.plates is not None else {}
         return {
+            **plates,
             "sources": sources,
             "disk_free_bytes": free,
             "clock": {"synced": clock.synced, "offset_ms": clock.offset_ms},

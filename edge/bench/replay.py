@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
+from drivers.camera.replay import VideoFileSource
 from drivers.scap import ScapReader
 from edge import __version__
 from edge.bench.scenario import Scenario
@@ -30,6 +31,9 @@ from edge.outbox.store import Outbox, StoredRecord
 from edge.pipeline import VehiclePipeline
 from edge.records.builder import ClockInfo, RecordWriter
 from edge.records.keys import SigningKey, jwks
+from edge.vision.frames import FrameRing
+from edge.vision.lookup import PlateFinder
+from edge.vision.plates.reader import PlateReader
 from edge.wim.decoder import SourceDecoder, make_decoder
 
 log = logging.getLogger(__name__)
@@ -75,6 +79,78 @@ def _chunks(scenario: Scenario, names: list[str]) -> Iterator[tuple[int, str, by
                 log.warning("capture %s ends with a truncated record (dropped)", reader.path)
 
     yield from heapq.merge(*(stream(n, r) for n, r in zip(names, readers, strict=True)))
+
+
+class ScenarioVideos:
+    """The scenario's camera videos as frame rings, fed on demand (PlateFinder's frames_until).
+
+    Frames are decoded lazily and in time order, only as far as the vehicle being recorded
+    needs, so the serial side never runs ahead of the video however fast the replay goes.
+    Frames older than a ring's span before that point are skipped undecoded: the ring would
+    evict them on arrival anyway. Rings keep the camera's `buffer_s`, so a vehicle recorded a
+    little after a later one (another lane, a slow truck) still finds its frames.
+    """
+
+    def __init__(self, scenario: Scenario, site: SiteConfig) -> None:
+        self.sources: dict[str, VideoFileSource] = {}
+        self.rings: dict[str, FrameRing] = {}
+        for name, scam in scenario.file.cameras.items():
+            cam = site.cameras.get(name)
+            if cam is None:
+                log.warning("camera %s of the scenario is not in the site config; ignored", name)
+                continue
+            source = VideoFileSource.from_scenario(scenario.folder, name, scam)
+            self.sources[name] = source
+            # The ring holds buffer_s of this video's frames even if it runs faster than cam.fps.
+            fps = max(cam.fps, source.fps)
+            self.rings[name] = FrameRing.for_camera(name, cam.buffer_s, fps)
+
+    def __call__(self, camera: str, t_ns: int) -> bool:
+        """Push the camera's frames up to `t_ns` into its ring; False if the video ends first."""
+        source = self.sources[camera]
+        ring = self.rings[camera]
+        source.skip_to(t_ns - ring.span_ns)
+        source.feed(ring, t_ns)
+        latest = ring.latest()
+        return latest is not None and latest.t_ns >= t_ns
+
+    def stats(self) -> dict[str, Any]:
+        """Per camera: the decoder's counters and the ring's."""
+        out: dict[str, Any] = {}
+        for name, source in self.sources.items():
+            s = source.stats()
+            r = self.rings[name].stats()
+            out[name] = {
+                "frames": s.frames,
+                "skipped": s.skipped,
+                "decode_errors": s.decode_errors,
+                "ring_evicted": r.evicted,
+                "ring_dropped": r.dropped,
+            }
+        return out
+
+    def close(self) -> None:
+        """Release the decoders."""
+        for source in self.sources.values():
+            source.close()
+
+    def __enter__(self) -> ScenarioVideos:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _plate_finder(
+    site: SiteConfig, videos: ScenarioVideos
+) -> tuple[PlateFinder | None, dict[str, str]]:
+    """The plate stage and its models' sha256 (for records), when the site has a `plates:`
+    section and the scenario has video; otherwise none (plates stay null, as before)."""
+    if site.plates is None or not videos.rings:
+        return None, {}
+    reader = PlateReader(site.plates)
+    finder = PlateFinder(site.cameras, videos.rings, reader, site.plates.region, videos)
+    return finder, reader.models()
 
 
 def _prepare_out(out: Path) -> None:
@@ -125,6 +201,8 @@ def run_replay(opts: ReplayOptions, progress: Progress | None = None) -> ReplayR
     mqtt = _mqtt_config(site, opts.broker, opts.end_to_end_ack) if opts.broker else None
     _prepare_out(opts.out)
     key = SigningKey.load(opts.key_file) if opts.key_file else SigningKey.generate()
+    videos = ScenarioVideos(scenario, site)  # closed with records.jws below
+    finder, models = _plate_finder(site, videos)
     keyset = jwks([key.public_jwk()])
     (opts.out / "keys.jwks").write_text(json.dumps(keyset, indent=2) + "\n", encoding="utf-8")
 
@@ -138,7 +216,7 @@ def run_replay(opts: ReplayOptions, progress: Progress | None = None) -> ReplayR
         site.site.id,
         site.device.id,
         __version__,
-        models={},
+        models=models,
         clock_info=lambda: ClockInfo(source="replay", synced=False, offset_ms=None),
         now_ns=lambda: clock_ns[0],
     )
@@ -149,12 +227,14 @@ def run_replay(opts: ReplayOptions, progress: Progress | None = None) -> ReplayR
         publisher.start()
 
     result = ReplayResult(site=site)
-    with (opts.out / "records.jws").open("w", encoding="ascii") as jws_file:
+    with (opts.out / "records.jws").open("w", encoding="ascii") as jws_file, videos:
         pipeline = VehiclePipeline(
             site,
             writer,
             scenario.t0_unix_ns,
+            plate_lookup=finder.find if finder is not None else None,
             on_record=_record_sink(jws_file, publisher),
+            evidence_dir=opts.out / "evidence",
         )
         decoders = {
             name: make_decoder(site, name, scenario.t0_unix_ns) for name in scenario.file.serial
@@ -187,6 +267,10 @@ def run_replay(opts: ReplayOptions, progress: Progress | None = None) -> ReplayR
         wall_s=wall_s,
         undelivered=remaining,
     )
+    if finder is not None:
+        result.summary["plates"] = finder.stats_dict()
+    if videos.sources:
+        result.summary["cameras"] = videos.stats()
     outbox.close()
     (opts.out / "summary.json").write_text(
         json.dumps(result.summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
@@ -262,6 +346,7 @@ def _summary(
             "vehicles": counts.vehicles,
             "violations": counts.violations,
             "plate_reads": counts.plates_read,
+            "evidence_files": counts.evidence_files,
             "road_events": 0,
             "records": counts.records,
             "vehicles_by_lane": {str(k): v for k, v in sorted(counts.by_lane.items())},

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from edge.config.base import ConfigModel
 from edge.config.loader import load_model
+from edge.vision.plates.config import PlatesConfig
 
 Identifier = Annotated[
     str,
@@ -188,6 +189,28 @@ class Camera(ConfigModel):
     )
     buffer_s: float = Field(4.0, gt=0.5, le=30, description="seconds of frames kept in memory")
     fps: float = Field(25.0, gt=0, le=240, description="expected frame rate")
+    plate_window_s: float = Field(
+        0.4, gt=0, le=5, description="plates are read on frames within +- this of the trigger time"
+    )
+    plate_frames: int = Field(
+        5, ge=1, le=25, description="most frames read per vehicle, spread over the window"
+    )
+    plate_wait_s: float = Field(
+        2.0,
+        ge=0,
+        le=30,
+        description="live: longest wait for frames past the trigger time before the vehicle is "
+        "recorded without a plate",
+    )
+
+    @model_validator(mode="after")
+    def _window_in_buffer(self) -> Self:
+        if 2 * self.plate_window_s >= self.buffer_s:
+            raise ValueError(
+                f"plate_window_s {self.plate_window_s:g} needs buffer_s > twice it "
+                f"(buffer_s is {self.buffer_s:g})"
+            )
+        return self
 
 
 class RecordsConfig(ConfigModel):
@@ -274,6 +297,9 @@ class SiteConfig(ConfigModel):
     calibration: Calibration = Field(description="calibration in force")
     rules: Rules = Field(description="overload law")
     cameras: dict[Identifier, Camera] = Field(default_factory=dict, description="cameras by name")
+    plates: PlatesConfig | None = Field(
+        None, description="plate reading on the cameras' frames; omitted: plates are not read"
+    )
     records: RecordsConfig = Field(default_factory=RecordsConfig, description="records")
     outbox: OutboxConfig = Field(default_factory=OutboxConfig, description="outbox")
     mqtt: MqttConfig | None = Field(

@@ -135,9 +135,19 @@ class RecordWriter:
     def write_many(
         self,
         items: Sequence[tuple[str, Mapping[str, Any], int, Sequence[EvidenceFile]]],
+        record_ids: Sequence[str | None] | None = None,
     ) -> list[StoredRecord]:
-        """Several records in one transaction (one fsync): for bursts. Same rules as write."""
-        return self._write_drafts([self._draft(t, b, ns, ev, None) for t, b, ns, ev in items])
+        """Several records in one transaction (one fsync): for bursts. Same rules as write.
+
+        `record_ids`, one per item (None: a fresh id), are ids taken with new_id() for records
+        whose evidence was written under OUT/evidence/<id>/ first.
+        """
+        ids = list(record_ids) if record_ids is not None else [None] * len(items)
+        if len(ids) != len(items):
+            raise ValueError(f"{len(items)} records but {len(ids)} record ids")
+        return self._write_drafts(
+            [self._draft(t, b, ns, ev, rid) for (t, b, ns, ev), rid in zip(items, ids, strict=True)]
+        )
 
     def _write_drafts(self, drafts: list[_Draft]) -> list[StoredRecord]:
         for d in drafts:
