@@ -289,3 +289,43 @@ def test_plates_section_errors_name_file_line_and_field(tmp_path: Path) -> None:
     path.write_text(REFERENCE_SITE.read_text() + "plates:\n  region: xx\n")
     with pytest.raises(ConfigError, match=r"plates\.region: .*unknown region 'xx'"):
         load_site(path)
+
+
+# --- edge run: a dead camera does not stall weighing -------------------------------------------
+
+
+@pytest.mark.slow
+def test_live_service_with_a_dead_camera_records_every_vehicle_with_plate_null(
+    tmp_path: Path,
+) -> None:
+    from edge.service import Service
+    from edge.sim import SimOptions, generate
+    from tests.test_service import Pty, _feed_realtime, _records
+    from tests.test_service import _site as service_site
+
+    scn = tmp_path / "scn"
+    generate(scn, SimOptions(vehicles=2, seed=5, lanes=1, mean_headway_s=2.0, line_noise=0.0))
+    truth = [json.loads(x) for x in (scn / "truth.jsonl").read_text().splitlines()]
+    link = tmp_path / "usb-lcs1-board-if00"
+    pty = Pty(link)
+    base = service_site(tmp_path, link)
+    cams = {"lane1_front": CAMERA.model_copy(update={"url": str(tmp_path / "gone.mp4")})}
+    site = base.model_copy(update={"plates": PlatesConfig(), "cameras": cams})
+    service = Service(site)
+    stop = threading.Event()
+    runner = threading.Thread(target=service.run, args=(stop,), kwargs={"poll_s": 0.2})
+    runner.start()
+    try:
+        _feed_realtime(lambda: pty, scn / "wim0.scap")
+        health = service.health()
+    finally:
+        stop.set()
+        runner.join(timeout=30)
+    assert not runner.is_alive()
+    assert health["cameras"]["lane1_front"]["state"] == "down"
+    assert health["plates"]["no_frames"] == len(truth)
+    assert health["plates"]["wait_timeouts"] == 0  # a camera that is down is not waited for
+    vehicles = [r for r in _records(tmp_path / "state" / "outbox.sqlite") if r["type"] == "vehicle"]
+    assert len(vehicles) == len(truth)
+    assert all(v["plate"] is None for v in vehicles)
+    assert all(v["software"]["models"] for v in vehicles)  # the reader was loaded all the same
