@@ -130,4 +130,5 @@ def test_site_without_plates_is_replayed_as_before(scenario: Path, tmp_path: Pat
     assert all(r["software"]["models"] == {} for r in records)
     assert list((out / "evidence").iterdir()) == []
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["counts"]["plate_reads"] == 0 and "plates" not in summary
+    assert summary["counts"]["plate_reads"] == 0
+    assert "plates" not in summary and "cameras" not in summary

@@ -94,6 +94,8 @@ class ScenarioVideos:
     def __init__(self, scenario: Scenario, site: SiteConfig) -> None:
         self.sources: dict[str, VideoFileSource] = {}
         self.rings: dict[str, FrameRing] = {}
+        if site.plates is None:
+            return  # nothing reads frames: the videos are not even opened, as before plates
         for name, scam in scenario.file.cameras.items():
             cam = site.cameras.get(name)
             if cam is None:
