@@ -19,6 +19,7 @@ from edge.config.site import SiteConfig
 from edge.delivery.client import check_broker
 from edge.errors import EdgeError
 from edge.records.keys import key_path, load_signing_key
+from edge.vision.frames import MB, ring_seconds
 from edge.wim.protocols.lcs1_stream import Lcs1StreamParser
 from edge.wim.protocols.wvr1 import Wvr1LineParser
 
@@ -90,6 +91,15 @@ def check_camera(name: str, site: SiteConfig, timeout_s: float) -> Finding:
         if not ok or image is None:
             return Finding(f"camera {name}", "fail", f"{shown}: opened but no frame decoded")
         h, w = image.shape[:2]
+        held_s = ring_seconds(image.nbytes, cam.ring_max_bytes, min(cam.fps, cam.ring_fps))
+        if held_s < cam.buffer_s:
+            return Finding(
+                f"camera {name}",
+                "warn",
+                f"{shown}: {w}x{h} frame decoded, but ring_max_mb {cam.ring_max_mb:g} holds "
+                f"only {held_s:.1f} s of buffer_s {cam.buffer_s:g} at {image.nbytes / MB:.1f} MB "
+                "a frame: raise ring_max_mb or lower ring_fps",
+            )
         return Finding(f"camera {name}", "ok", f"{shown}: {w}x{h} frame decoded")
     finally:
         cap.release()

@@ -19,7 +19,7 @@ import queue
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ from drivers.camera.live import LiveCameraSource, open_camera
 from drivers.serial import SerialReader, SourceState
 from edge import __version__
 from edge.clock import read_clock_state
-from edge.config.site import SiteConfig
+from edge.config.site import Camera, SiteConfig
 from edge.delivery.publisher import Publisher
 from edge.errors import EdgeError
 from edge.outbox.errors import OutboxFullError
@@ -71,16 +71,59 @@ class _Worker:
     reopened: bool = False
 
 
+def camera_rings(cameras: Mapping[str, Camera]) -> dict[str, FrameRing]:
+    """One frame ring per camera, bounded by its `buffer_s`, `ring_fps` and `ring_max_mb`."""
+    return {
+        name: FrameRing.for_camera(
+            name, cam.buffer_s, cam.fps, max_bytes=cam.ring_max_bytes, keep_fps=cam.ring_fps
+        )
+        for name, cam in cameras.items()
+    }
+
+
+def start_camera(
+    name: str, cam: Camera, ring: FrameRing, clock: Callable[[], int]
+) -> LiveCameraSource:
+    """The capture thread of one camera, pushing into its ring on the service's time line."""
+    return open_camera(cam.url, name, ring.push, clock, fps=cam.fps)
+
+
+def camera_health(
+    rings: Mapping[str, FrameRing], sources: Mapping[str, LiveCameraSource]
+) -> dict[str, Any]:
+    """Per camera: its state, the capture counters and what its ring holds."""
+    cameras: dict[str, Any] = {}
+    for name, ring in rings.items():
+        r = ring.stats()
+        entry: dict[str, Any] = {
+            "state": "starting",
+            "ring_frames": r.size,
+            "ring_bytes": r.bytes,
+            "ring_skipped": r.skipped,
+            "ring_evicted": r.evicted,
+        }
+        source = sources.get(name)
+        if source is not None:
+            st = source.stats()
+            entry.update(
+                state=st.state,
+                frames=st.frames,
+                dropped=st.dropped,
+                decode_errors=st.decode_errors,
+                reconnects=st.reconnects,
+                open_failures=st.open_failures,
+            )
+        cameras[name] = entry
+    return cameras
+
+
 class _PlateStage:
     """The cameras, their frame rings, the plate reader and the queue of the plate thread."""
 
     def __init__(self, site: SiteConfig, plates: PlatesConfig, clock: Callable[[], int]) -> None:
         self.site = site
         self.clock = clock
-        self.rings = {
-            name: FrameRing.for_camera(name, cam.buffer_s, cam.fps)
-            for name, cam in site.cameras.items()
-        }
+        self.rings = camera_rings(site.cameras)
         self.sources: dict[str, LiveCameraSource] = {}
         self.reader = PlateReader(plates)  # ModelError (one line) if a model is missing
         self.live = LiveFrames(site.cameras, self.rings, self._is_up, clock)
@@ -99,9 +142,7 @@ class _PlateStage:
     def start_cameras(self) -> None:
         """One capture thread per camera, pushing into its ring on the service's time line."""
         for name, cam in self.site.cameras.items():
-            self.sources[name] = open_camera(
-                cam.url, name, self.rings[name].push, self.clock, fps=cam.fps
-            )
+            self.sources[name] = start_camera(name, cam, self.rings[name], self.clock)
 
     def stop_cameras(self) -> None:
         """Stop the capture threads and wake anyone waiting for frames."""
@@ -113,22 +154,7 @@ class _PlateStage:
 
     def health(self) -> dict[str, Any]:
         """Camera states and counters, and the plate stage's."""
-        cameras: dict[str, Any] = {}
-        for name, ring in self.rings.items():
-            source = self.sources.get(name)
-            r = ring.stats()
-            entry: dict[str, Any] = {"state": "starting", "ring_frames": r.size}
-            if source is not None:
-                st = source.stats()
-                entry.update(
-                    state=st.state,
-                    frames=st.frames,
-                    dropped=st.dropped,
-                    decode_errors=st.decode_errors,
-                    reconnects=st.reconnects,
-                    open_failures=st.open_failures,
-                )
-            cameras[name] = entry
+        cameras = camera_health(self.rings, self.sources)
         plates = self.finder.stats_dict()
         plates.update(
             queued=self.queue.qsize(),

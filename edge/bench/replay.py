@@ -103,9 +103,12 @@ class ScenarioVideos:
                 continue
             source = VideoFileSource.from_scenario(scenario.folder, name, scam)
             self.sources[name] = source
-            # The ring holds buffer_s of this video's frames even if it runs faster than cam.fps.
+            # The ring holds buffer_s of this video's frames even if it runs faster than cam.fps,
+            # within the same ring_fps and ring_max_mb as on the unit: replay sees what it sees.
             fps = max(cam.fps, source.fps)
-            self.rings[name] = FrameRing.for_camera(name, cam.buffer_s, fps)
+            self.rings[name] = FrameRing.for_camera(
+                name, cam.buffer_s, fps, max_bytes=cam.ring_max_bytes, keep_fps=cam.ring_fps
+            )
 
     def __call__(self, camera: str, t_ns: int) -> bool:
         """Push the camera's frames up to `t_ns` into its ring; False if the video ends first."""
@@ -114,7 +117,8 @@ class ScenarioVideos:
         source.skip_to(t_ns - ring.span_ns)
         source.feed(ring, t_ns)
         latest = ring.latest()
-        return latest is not None and latest.t_ns >= t_ns
+        # Unless the video ended, every frame up to t_ns was fed (ring_fps may skip the last).
+        return latest is not None and (latest.t_ns >= t_ns or not ring.closed)
 
     def stats(self) -> dict[str, Any]:
         """Per camera: the decoder's counters and the ring's."""
@@ -128,6 +132,7 @@ class ScenarioVideos:
                 "decode_errors": s.decode_errors,
                 "ring_evicted": r.evicted,
                 "ring_dropped": r.dropped,
+                "ring_skipped": r.skipped,
             }
         return out
 

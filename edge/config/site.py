@@ -202,6 +202,28 @@ class Camera(ConfigModel):
         description="live: longest wait for frames past the trigger time before the vehicle is "
         "recorded without a plate",
     )
+    ring_fps: float = Field(
+        10.0,
+        gt=0,
+        le=240,
+        description="frames per second kept in memory; the camera's other frames are decoded "
+        "and skipped. The plate reader reads at most plate_frames frames within "
+        "+-plate_window_s, so 10 fps leaves 8 frames in the default 0.8 s window",
+    )
+    ring_max_mb: float = Field(
+        96.0,
+        ge=1,
+        le=4096,
+        description="memory bound of this camera's frame ring, MB of raw BGR frames (1080p: "
+        "6.2 MB a frame, 720p: 2.8 MB). It wins over buffer_s: 96 MB hold 1.4 s of 1080p or "
+        "3.3 s of 720p at 10 fps, and a vehicle recorded later than that after its trigger "
+        "time (a long slow truck) gets plate null; the unit logs the seconds actually held",
+    )
+
+    @property
+    def ring_max_bytes(self) -> int:
+        """`ring_max_mb` in bytes."""
+        return int(self.ring_max_mb * 1_000_000)
 
     @model_validator(mode="after")
     def _window_in_buffer(self) -> Self:
@@ -209,6 +231,11 @@ class Camera(ConfigModel):
             raise ValueError(
                 f"plate_window_s {self.plate_window_s:g} needs buffer_s > twice it "
                 f"(buffer_s is {self.buffer_s:g})"
+            )
+        if 2 * self.plate_window_s * self.ring_fps < 1:
+            raise ValueError(
+                f"ring_fps {self.ring_fps:g} keeps no frame in a plate window of "
+                f"2 x {self.plate_window_s:g} s: raise ring_fps or plate_window_s"
             )
         return self
 

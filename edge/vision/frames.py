@@ -3,7 +3,9 @@
 The scale reports a vehicle a moment after it crossed (and the plate is best read some metres
 later), so the plate reader fetches frames from the past: `FrameRing.around(t_ns, ...)`. The ring
 is bounded by seconds, by a frame count and optionally by bytes, so a camera that delivers more
-or bigger frames than configured cannot eat the unit's memory. Frames are shared between stages
+or bigger frames than configured cannot eat the unit's memory; it can also keep only `keep_fps`
+frames per second, since the plate reader reads a handful of frames per vehicle and every
+further raw frame costs megabytes (1080p BGR: 6.2 MB) for nothing. Frames are shared between stages
 without copies; their pixels are made read-only so that no stage can draw on another's frame.
 """
 
@@ -21,6 +23,16 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 NS_PER_S = 1_000_000_000
+MB = 1_000_000  # ring budgets are in decimal MB, like the 6.2 MB of a 1080p frame
+
+
+def ring_seconds(frame_bytes: int, max_bytes: int, fps: float) -> float:
+    """Seconds of history a ring bounded by `max_bytes` holds of `frame_bytes` frames at `fps`.
+
+    n frames at `fps` span (n - 1) / fps seconds; the newest frame always stays, so 0 s at worst.
+    """
+    frames = max(1, max_bytes // max(1, frame_bytes))
+    return (frames - 1) / fps
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,7 +67,12 @@ class Frame:
 
 @dataclass(frozen=True)
 class RingStats:
-    """Counters of one ring; `dropped` counts frames refused because they were out of order."""
+    """Counters of one ring.
+
+    `pushed` frames were stored (and later `evicted`); `skipped` were not stored on purpose,
+    beyond the ring's `keep_fps`; `dropped` were refused because they were out of order.
+    `max_bytes` is the ring's memory bound (None: unbounded).
+    """
 
     camera: str
     size: int
@@ -65,6 +82,8 @@ class RingStats:
     dropped: int
     oldest_t_ns: int | None
     newest_t_ns: int | None
+    skipped: int = 0
+    max_bytes: int | None = None
 
 
 class FrameRing:
@@ -72,20 +91,37 @@ class FrameRing:
 
     One producer (the camera source) pushes; any number of readers fetch frames by time. A frame
     is evicted when it is more than `seconds` older than the newest one, or when the ring holds
-    more than `max_frames` frames or `max_bytes` bytes of pixels.
+    more than `max_frames` frames or `max_bytes` bytes of pixels. With `keep_fps`, frames that
+    come faster than that are skipped at push (not stored, counted), on a steady cadence.
     """
 
     def __init__(
-        self, camera: str, seconds: float, max_frames: int, max_bytes: int | None = None
+        self,
+        camera: str,
+        seconds: float,
+        max_frames: int,
+        max_bytes: int | None = None,
+        keep_fps: float | None = None,
     ) -> None:
-        if seconds <= 0 or max_frames < 1 or (max_bytes is not None and max_bytes < 1):
+        if (
+            seconds <= 0
+            or max_frames < 1
+            or (max_bytes is not None and max_bytes < 1)
+            or (keep_fps is not None and keep_fps <= 0)
+        ):
             raise ValueError(
-                f"camera {camera!r}: ring needs seconds > 0, max_frames >= 1, max_bytes >= 1"
+                f"camera {camera!r}: ring needs seconds > 0, max_frames >= 1, max_bytes >= 1, "
+                "keep_fps > 0"
             )
         self.camera = camera
         self.span_ns = int(seconds * NS_PER_S)
         self.max_frames = max_frames
         self.max_bytes = max_bytes
+        self.keep_fps = keep_fps
+        self._gap_ns = int(NS_PER_S / keep_fps) if keep_fps else 0
+        self._next_keep: int | None = None  # earliest time of the next frame kept (keep_fps)
+        self._skipped = 0
+        self._warned_short = False
         self._frames: list[Frame] = []
         self._times: list[int] = []  # t_ns of _frames, for bisect
         self._bytes = 0
@@ -97,15 +133,23 @@ class FrameRing:
 
     @classmethod
     def for_camera(
-        cls, camera: str, buffer_s: float, fps: float, max_bytes: int | None = None
+        cls,
+        camera: str,
+        buffer_s: float,
+        fps: float,
+        max_bytes: int | None = None,
+        keep_fps: float | None = None,
     ) -> FrameRing:
-        """A ring sized from a camera's config (`Camera.buffer_s`, `Camera.fps`).
+        """A ring sized from a camera's config (`Camera.buffer_s`, `fps`, `ring_max_bytes`,
+        `ring_fps`).
 
-        The frame cap leaves 50 % headroom over the nominal rate so that a camera running a bit
-        fast still keeps `buffer_s` of history; `max_bytes` is the hard memory bound.
+        The frame cap leaves 50 % headroom over the stored rate (the lower of `fps` and
+        `keep_fps`) so that a camera running a bit fast still keeps `buffer_s` of history;
+        `max_bytes` is the hard memory bound and wins over `buffer_s` (logged once).
         """
-        max_frames = max(2, math.ceil(buffer_s * fps * 1.5) + 1)
-        return cls(camera, buffer_s, max_frames, max_bytes)
+        rate = min(fps, keep_fps) if keep_fps else fps
+        max_frames = max(2, math.ceil(buffer_s * rate * 1.5) + 1)
+        return cls(camera, buffer_s, max_frames, max_bytes, keep_fps)
 
     def push(self, frame: Frame) -> None:
         """Add the newest frame and evict what falls out of the bounds.
@@ -125,6 +169,9 @@ class FrameRing:
                     frame.t_ns,
                 )
                 return
+            if not self._keep(frame.t_ns):
+                self._skipped += 1
+                return
             self._frames.append(frame)
             self._times.append(frame.t_ns)
             self._bytes += frame.nbytes
@@ -132,22 +179,64 @@ class FrameRing:
             self._evict()
             self._cond.notify_all()
 
+    def _keep(self, t_ns: int) -> bool:
+        """Whether a frame at t_ns fits the `keep_fps` cadence (always, without keep_fps).
+
+        Frames are kept on a schedule one period apart: jitter of up to a quarter period costs
+        no frame (a camera at exactly keep_fps keeps all of its frames), and after a gap the
+        schedule restarts at the next frame rather than letting a burst through.
+        """
+        if not self._gap_ns:
+            return True
+        tol = self._gap_ns // 4
+        if self._next_keep is not None and t_ns < self._next_keep - tol:
+            return False
+        scheduled = t_ns if self._next_keep is None else self._next_keep
+        self._next_keep = max(scheduled + self._gap_ns, t_ns + self._gap_ns - tol)
+        return True
+
     def _evict(self) -> None:
         """Drop the oldest frames beyond the bounds; the newest frame always stays."""
         newest = self._times[-1]
         n = 0
-        while len(self._frames) - n > 1 and (
-            newest - self._times[n] > self.span_ns
-            or len(self._frames) - n > self.max_frames
-            or (self.max_bytes is not None and self._bytes > self.max_bytes)
-        ):
+        by_bytes = False
+        while len(self._frames) - n > 1:
+            too_old = (
+                newest - self._times[n] > self.span_ns or len(self._frames) - n > self.max_frames
+            )
+            too_big = self.max_bytes is not None and self._bytes > self.max_bytes
+            if not (too_old or too_big):
+                break
+            by_bytes = by_bytes or not too_old  # a frame still within `seconds` had to go
             self._bytes -= self._frames[n].nbytes
             n += 1
+        if by_bytes and not self._warned_short:
+            self._warn_short(n)
         if n:
             # Lists, not deques: bisect needs random access; n is small and the ring short.
             del self._frames[:n]
             del self._times[:n]
             self._evicted += n
+
+    def _warn_short(self, n: int) -> None:
+        """Once: the byte bound, not `seconds`, limits the history (frames are bigger than the
+        budget allows); say how much history the camera really has, so a site can size it."""
+        self._warned_short = True
+        kept_s = (self._times[-1] - self._times[n]) / NS_PER_S
+        newest = self._frames[-1]
+        h, w = newest.image.shape[:2]
+        log.warning(
+            "camera=%s frame ring holds only %.1f s of the %.1f s buffer: %d frames of %dx%d "
+            "(%.1f MB each) fill ring_max_mb %g; raise ring_max_mb or lower ring_fps",
+            self.camera,
+            kept_s,
+            self.span_ns / NS_PER_S,
+            len(self._frames) - n,
+            w,
+            h,
+            newest.nbytes / MB,
+            (self.max_bytes or 0) / MB,
+        )
 
     def around(self, t_ns: int, before_s: float, after_s: float) -> list[Frame]:
         """Frames with `t_ns - before_s <= frame.t_ns <= t_ns + after_s`, oldest first."""
@@ -219,4 +308,6 @@ class FrameRing:
                 dropped=self._dropped,
                 oldest_t_ns=self._times[0] if self._times else None,
                 newest_t_ns=self._times[-1] if self._times else None,
+                skipped=self._skipped,
+                max_bytes=self.max_bytes,
             )
