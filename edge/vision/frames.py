@@ -182,17 +182,18 @@ class FrameRing:
     def _keep(self, t_ns: int) -> bool:
         """Whether a frame at t_ns fits the `keep_fps` cadence (always, without keep_fps).
 
-        Frames are kept on a schedule one period apart: jitter of up to a quarter period costs
-        no frame (a camera at exactly keep_fps keeps all of its frames), and after a gap the
-        schedule restarts at the next frame rather than letting a burst through.
+        Kept frames follow a schedule one period apart that starts half a period after the first
+        one: jitter of up to half a period costs no frame (a camera at exactly keep_fps keeps
+        all of its frames), and after a stall the schedule restarts rather than letting a burst
+        through. Same cadence as the live source's `max_fps`.
         """
         if not self._gap_ns:
             return True
-        tol = self._gap_ns // 4
-        if self._next_keep is not None and t_ns < self._next_keep - tol:
+        if self._next_keep is not None and t_ns < self._next_keep:
             return False
-        scheduled = t_ns if self._next_keep is None else self._next_keep
-        self._next_keep = max(scheduled + self._gap_ns, t_ns + self._gap_ns - tol)
+        half = self._gap_ns // 2
+        scheduled = t_ns - half if self._next_keep is None else self._next_keep
+        self._next_keep = max(scheduled + self._gap_ns, t_ns + half)
         return True
 
     def _evict(self) -> None:
