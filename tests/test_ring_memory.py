@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from edge.config.site import Camera
@@ -218,3 +219,25 @@ def test_live_camera_fills_its_ring_within_the_cap_and_health_shows_it_up(
     # Every decoded frame reached the ring, stored or skipped by ring_fps: none vanished.
     assert health["frames"] <= s.pushed + s.skipped
     assert [r.getMessage() for r in caplog.records if "holds only" in r.getMessage()] != []
+
+
+def test_doctor_warns_when_the_ring_cannot_hold_buffer_s_of_this_cameras_frames(
+    tmp_path: Path,
+) -> None:
+    from edge.config.site import load_site
+    from edge.doctor import check_camera
+    from tests.conftest import REFERENCE_SITE
+
+    video = write_mp4(tmp_path / "lane1.mp4", 3, 25.0, (640, 480))  # 0.9 MB a frame
+    data = yaml.safe_load(REFERENCE_SITE.read_text())
+    data["cameras"][NAME]["url"] = str(video)
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    assert check_camera(NAME, load_site(path), 5.0).level == "ok"  # 96 MB: 4 s of 640x480 fit
+    data["cameras"][NAME]["ring_max_mb"] = 10  # 10 frames: 0.9 s at 10 fps
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    finding = check_camera(NAME, load_site(path), 5.0)
+    assert finding.level == "warn"
+    assert "640x480 frame decoded, but ring_max_mb 10 holds only 0.9 s of buffer_s 4" in (
+        finding.detail
+    )
