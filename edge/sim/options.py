@@ -12,6 +12,12 @@ DEFAULT_T0_UNIX_NS = 1_763_705_730_000_000_000
 DEFAULT_VEHICLES = 20
 
 
+def _even_size(size: tuple[int, int]) -> bool:
+    """Video sizes the mp4v encoder takes: even, from 160x120 to 3840x2160."""
+    w, h = size
+    return 160 <= w <= 3840 and 120 <= h <= 2160 and w % 2 == 0 and h % 2 == 0
+
+
 @dataclass(frozen=True)
 class SimOptions:
     """How to simulate a scenario. Defaults give a realistic 2-lane reference-site recording.
@@ -24,6 +30,9 @@ class SimOptions:
     frame never arrives (a seq gap). overload_fraction: share of *trucks* drawn overloaded.
     clock_ppm: the board clock's rate error against the host clock.
     accel_max_mps2: constant acceleration per vehicle drawn in +-this (0: constant speed).
+    include_video: also write one video per site camera (edge.sim.video) and give the vehicles
+    of the cameras' lanes plates in truth; video_size (width, height), video_fps and
+    covered_plates (share of plates covered, truth null) shape it.
     """
 
     vehicles: int | None = None
@@ -41,6 +50,9 @@ class SimOptions:
     clock_ppm: float = 0.0
     mean_headway_s: float = 6.0
     include_video: bool = False
+    video_size: tuple[int, int] = (1280, 720)
+    video_fps: float = 10.0
+    covered_plates: float = 0.05  # share of plates covered (truth plate null)
     rate: int = 2000
     nsamp: int = 20
     t0_unix_ns: int = DEFAULT_T0_UNIX_NS
@@ -65,12 +77,13 @@ class SimOptions:
             (100 <= self.rate <= 65535, "rate", "100..65535"),
             (1 <= self.nsamp <= 100, "nsamp", "1..100"),
             (self.t0_unix_ns >= 0, "t0_unix_ns", ">= 0"),
+            (_even_size(self.video_size), "video size", "even WxH, 160x120..3840x2160"),
+            (1 <= self.video_fps <= 60, "video fps", "1..60"),
+            (0 <= self.covered_plates <= 1, "covered_plates", "0..1"),
         ]
         for ok, name, expected in checks:
             if not ok:
                 raise ConfigError(f"simulate: {name} out of range (expected {expected})")
-        if self.include_video:
-            raise ConfigError("simulate: video is not simulated yet (include_video)")
 
     @property
     def vehicle_count(self) -> int | None:

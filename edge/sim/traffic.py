@@ -51,6 +51,8 @@ class SimVehicle:
     speed_mps: float  # at t_ns
     accel_mps2: float
     wheels: WheelDynamics
+    plate: str | None = None  # truth: null without a camera or when covered by design
+    plate_color: str | None = None
 
     @property
     def t_s(self) -> float:
@@ -104,8 +106,8 @@ class SimVehicle:
                 {"load_kg": load, "spacing_m": sp}
                 for load, sp in zip(self.body.loads_kg, self.body.spacings_m, strict=True)
             ],
-            "plate": None,
-            "plate_color": None,
+            "plate": self.plate,
+            "plate_color": self.plate_color,
             "overloaded": self.body.overloaded,
         }
 

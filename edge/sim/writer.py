@@ -11,7 +11,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from importlib import resources
 from pathlib import Path
 
@@ -20,19 +20,24 @@ import numpy.typing as npt
 import yaml
 
 from drivers.scap import ScapWriter
-from edge.bench.scenario import ScenarioFile, write_scenario_yaml
+from edge.bench.scenario import ScenarioCamera, ScenarioFile, write_scenario_yaml
 from edge.config.loader import load_model
 from edge.config.site import SiteConfig
 from edge.errors import ConfigError
 from edge.sim.options import SimOptions, SimResult
 from edge.sim.physics import ChannelErrors, Floats, SimSite, add_vehicle_force, to_counts
+from edge.sim.plate_text import PlateSpec, assign_plates
 from edge.sim.stream import Chunker, LineNoise, encode_frames
 from edge.sim.traffic import LEAD_IN_S, SimVehicle, TrafficParams, end_time_s, traffic
+from edge.sim.video import VideoWritten, write_camera_video
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float], None]
 TAIL_S = 2.0  # empty scale after the last vehicle
+CAPTURE_SHARE = 0.2  # of the progress bar, when video follows the capture
+# Added to the packaged reference site's copy when video is written, so that a replay reads them.
+PLATES_SECTION = "\nplates:\n  region: cn\n"
 
 
 def _site_text(options: SimOptions) -> tuple[str, SiteConfig]:
@@ -41,6 +46,8 @@ def _site_text(options: SimOptions) -> tuple[str, SiteConfig]:
         cfg = load_model(options.site, SiteConfig)
         return options.site.read_text(encoding="utf-8"), cfg
     text = resources.files("edge.sim").joinpath("reference-site.yaml").read_text("utf-8")
+    if options.include_video:
+        text += PLATES_SECTION
     return text, SiteConfig.model_validate(yaml.safe_load(text))
 
 
@@ -180,8 +187,71 @@ def _write_sim_json(path: Path, options: SimOptions, result: SimResult, elapsed:
     path.write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
 
 
+def _with_plates(
+    options: SimOptions, cfg: SiteConfig, vehicles: list[SimVehicle]
+) -> tuple[list[SimVehicle], dict[int, PlateSpec]]:
+    """Plates for the vehicles the site's cameras see (none without video), truth filled in."""
+    if not options.include_video:
+        return vehicles, {}
+    if not cfg.cameras:
+        raise ConfigError("simulate: the site has no cameras: video needs at least one")
+    if cfg.plates is None:
+        log.warning("simulate: the site has no plates: section; a replay will not read plates")
+    rng = np.random.default_rng(np.random.SeedSequence([options.seed, 6]))
+    lanes = {cam.lane for cam in cfg.cameras.values()}
+    specs = assign_plates(vehicles, lanes, rng, options.covered_plates)
+    for i, spec in specs.items():
+        vehicles[i] = replace(vehicles[i], plate=spec.truth_text, plate_color=spec.truth_color)
+    return vehicles, specs
+
+
+def _write_videos(
+    out_dir: Path,
+    options: SimOptions,
+    cfg: SiteConfig,
+    result: SimResult,
+    specs: dict[int, PlateSpec],
+    *,
+    progress: Progress | None,
+) -> list[VideoWritten]:
+    """One video per site camera (in name order), with the vehicles of its lane."""
+    if not options.include_video:
+        return []
+    names = sorted(cfg.cameras)
+    written = []
+    for k, name in enumerate(names):
+
+        def part(fraction: float, k: int = k) -> None:
+            if progress is not None:
+                done = (k + fraction) / len(names)
+                progress(CAPTURE_SHARE + (1 - CAPTURE_SHARE) * done)
+
+        written.append(
+            write_camera_video(
+                out_dir,
+                name,
+                cfg.cameras[name],
+                result.vehicles,
+                specs,
+                size=options.video_size,
+                fps=options.video_fps,
+                duration_s=result.duration_s,
+                seed=options.seed,
+                progress=part,
+            )
+        )
+    return written
+
+
+def _capture_progress(options: SimOptions, progress: Progress | None) -> Progress | None:
+    if progress is None or not options.include_video:
+        return progress
+    return lambda fraction: progress(fraction * CAPTURE_SHARE)
+
+
 def generate(out_dir: Path, options: SimOptions, progress: Progress | None = None) -> SimResult:
-    """Write a scenario folder: scenario.yaml, site.yaml, <source>.scap, truth.jsonl, sim.json.
+    """Write a scenario folder: scenario.yaml, site.yaml, <source>.scap, truth.jsonl, sim.json,
+    and with options.include_video <camera>.mp4 and <camera>.frames.csv per site camera.
 
     Deterministic for a given options.seed. `progress` is called with the done fraction (0..1).
     """
@@ -190,7 +260,7 @@ def generate(out_dir: Path, options: SimOptions, progress: Progress | None = Non
     site = SimSite.from_config(cfg, options.lanes)
     params = _traffic_params(options, cfg)
     rng = np.random.default_rng(np.random.SeedSequence([options.seed, 1]))
-    vehicles = traffic(rng, params)
+    vehicles, specs = _with_plates(options, cfg, traffic(rng, params))
     duration_s = _duration(options, vehicles, params)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -198,13 +268,23 @@ def generate(out_dir: Path, options: SimOptions, progress: Progress | None = Non
         scap = f"{site.source}.scap"
         renderer = _Renderer(options, site, vehicles, params)
         result = _write_capture(
-            out_dir / scap, options, site, renderer, duration_s, progress=progress
+            out_dir / scap,
+            options,
+            site,
+            renderer,
+            duration_s,
+            progress=_capture_progress(options, progress),
         )
         _write_truth(out_dir / "truth.jsonl", vehicles)
+        videos = _write_videos(out_dir, options, cfg, result, specs, progress=progress)
+        cameras = {v.camera: ScenarioCamera(file=v.file, frames=v.frames_file) for v in videos}
         write_scenario_yaml(
             out_dir,
             ScenarioFile(
-                site="site.yaml", t0_unix_ns=options.t0_unix_ns, serial={site.source: scap}
+                site="site.yaml",
+                t0_unix_ns=options.t0_unix_ns,
+                serial={site.source: scap},
+                cameras=cameras,
             ),
         )
         _write_sim_json(out_dir / "sim.json", options, result, time.monotonic() - started)
