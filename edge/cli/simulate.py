@@ -1,4 +1,5 @@
-"""`edge simulate --out DIR`: write a simulated scenario folder (LCS1 capture and truth)."""
+"""`edge simulate --out DIR [--video]`: write a simulated scenario folder (LCS1 capture, truth,
+and camera video where asked)."""
 
 from __future__ import annotations
 
@@ -49,7 +50,32 @@ def add_parser(sub: Any) -> None:
         "--accel", type=float, default=0.0, metavar="MPS2", help="max |acceleration| (default 0)"
     )
     p.add_argument("--site", type=Path, metavar="SITE.yaml", help="default: the reference site")
+    p.add_argument(
+        "--video",
+        action="store_true",
+        help="also write <camera>.mp4 and <camera>.frames.csv per site camera, with plates in "
+        "truth.jsonl",
+    )
+    p.add_argument(
+        "--video-size", type=_size, default=(1280, 720), metavar="WxH", help="default 1280x720"
+    )
+    p.add_argument("--fps", type=float, default=10.0, help="video frame rate (default 10)")
+    p.add_argument(
+        "--covered-plates",
+        type=float,
+        default=0.05,
+        metavar="F",
+        help="share of plates covered, null in truth (default 0.05)",
+    )
     p.set_defaults(func=run)
+
+
+def _size(text: str) -> tuple[int, int]:
+    """'1280x720' -> (1280, 720)."""
+    w, sep, h = text.lower().partition("x")
+    if not sep or not w.isdigit() or not h.isdigit():
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1280x720, got {text!r}")
+    return int(w), int(h)
 
 
 def _progress(fraction: float) -> None:
@@ -73,6 +99,10 @@ def run(args: argparse.Namespace) -> int:
         overload_fraction=args.overload_fraction,
         accel_max_mps2=args.accel,
         site=args.site,
+        include_video=args.video,
+        video_size=args.video_size,
+        video_fps=args.fps,
+        covered_plates=args.covered_plates,
     )
     result = generate(args.out, options, progress=_progress if sys.stderr.isatty() else None)
     print(
@@ -80,5 +110,6 @@ def run(args: argparse.Namespace) -> int:
         f"{options.lanes} lane(s), {result.duration_s:.1f} s, {result.frames} frames "
         f"({result.frames_damaged} damaged, {result.garbage_bursts} garbage bursts), "
         f"{result.bytes / 1e6:.1f} MB, seed {options.seed}"
+        + (", with video" if options.include_video else "")
     )
     return 0
