@@ -26,8 +26,8 @@ Image = npt.NDArray[np.uint8]
 Points = npt.NDArray[np.float64]
 Color = tuple[float, float, float]
 
-HEIGHT_M = 6.5  # camera above the road (a gantry)
-RANGE_M = 18.0  # horizontal distance from the camera's foot to the trigger line
+HEIGHT_M = 7.5  # camera above the road (a gantry)
+RANGE_M = 13.0  # horizontal distance from the camera's foot to the trigger line
 PLATE_Y_M = 0.5  # typical plate centre height: the optical axis passes through it
 PLATE_W_M = 0.44
 PLATE_PX_AT_1280 = 150.0  # plate width at the trigger in a 1280 px wide picture

@@ -21,7 +21,7 @@ PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕�
 LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # I and O are not issued
 DIGITS = "0123456789"
 P_NEV = 0.18  # share of cars with a green new-energy plate
-P_TWO_ROW = 0.35  # share of trucks with 3 axles or more that show the two-row plate
+P_TWO_ROW = 0.25  # share of trucks with 3 axles or more that show the two-row plate
 
 
 @dataclass(frozen=True)

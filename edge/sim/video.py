@@ -61,6 +61,7 @@ CAB_COLORS: tuple[Color, ...] = ((40, 40, 175), (150, 90, 30), (40, 170, 225), (
 BOX_COLORS: tuple[Color, ...] = ((215, 215, 212), (150, 150, 150), (140, 85, 35), (60, 110, 40))
 # Painted on the fronts of trucks' boxes: Chinese text that is no plate, so never a plate read.
 COMPANIES = ("顺达物流", "恒通运输", "安达货运", "宏远物流", "鑫源运输", "长江快运有限公司")
+GRILLE_TOP, BAND_TOP = 0.52, 0.6  # of a cab's front height: the name band between them
 P_COMPANY = 0.4  # trucks other than the lane's first (which always has one) with a painted name
 
 Progress = Callable[[float], None]
@@ -106,13 +107,13 @@ def painted_name(text: str, color: Color, size: tuple[int, int]) -> Image:
     """A box front (size w, h in px) in `color` with a company name painted across it."""
     w, h = size
     font_path, index = find_font(CJK_FONTS)
-    font = ImageFont.truetype(font_path, int(h * 0.55), index=index)
+    font = ImageFont.truetype(font_path, int(h * 0.7), index=index)
     canvas = PILImage.new("RGB", (w, h), tuple(int(c) for c in color))
     draw = ImageDraw.Draw(canvas)
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
     scale = min(1.0, 0.9 * w / max(1, right - left))
     if scale < 1.0:
-        font = ImageFont.truetype(font_path, max(8, int(h * 0.55 * scale)), index=index)
+        font = ImageFont.truetype(font_path, max(8, int(h * 0.7 * scale)), index=index)
         left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
     xy = ((w - (right - left)) // 2 - left, (h - (bottom - top)) // 2 - top)
     draw.text(xy, text, fill=(30, 30, 160), font=font)  # BGR canvas: red letters
@@ -147,10 +148,15 @@ class Look:
                 [-pw / 2000, y - ph / 2000 + tilt, -0.01],
             ]
         )
-        self.name: Image | None = None
+        self.name: Image | None = None  # on the box front, above the cab
+        self.band: Image | None = None  # on the cab front, between grille and windscreen
         if company is not None and self.shape.box_top > 0:
-            size = (500, round(100 * (self.shape.box_top - self.shape.front_top)))
+            s = self.shape
+            size = (500, round(100 * (s.box_top - s.front_top)))
             self.name = painted_name(company, shade(self.box, 0.85), size)
+            band_h = s.front_top * (BAND_TOP - GRILLE_TOP)
+            size = (round(s.width * 0.8 * 200), round(band_h * 200))
+            self.band = painted_name(company, shade(self.body, 0.85), size)
 
     def draw(self, image: Image, geo: Geometry, z_front: float) -> None:
         """Draw the vehicle with its front face `z_front` from the camera's foot."""
@@ -187,8 +193,11 @@ class Look:
         c.put(slab(-half + 0.05, half - 0.05, (top, 0.1), (top, roof_end)), self.body)
         c.put(face(-half, half, 0.35, top, 0.0), shade(self.body, 0.85))  # cab front
         glass, dark = shade(GLASS, self.gain), shade(DARK, self.gain)
-        c.put(face(-half + 0.12, half - 0.12, top * 0.6, top * 0.92, -0.004), glass)
-        c.put(face(-half * 0.65, half * 0.65, top * 0.3, top * 0.52, -0.004), dark)  # grille
+        c.put(face(-half + 0.12, half - 0.12, top * BAND_TOP, top * 0.92, -0.004), glass)
+        c.put(face(-half * 0.65, half * 0.65, top * 0.3, top * GRILLE_TOP, -0.004), dark)
+        band = face(-half * 0.8, half * 0.8, top * GRILLE_TOP, top * BAND_TOP, -0.004)
+        if self.band is not None:
+            c.paste(band[[3, 2, 1, 0]], self.band)
         c.put(face(-half, half, 0.35, 0.75, -0.003), shade(BUMPER, self.gain))
 
 
@@ -295,6 +304,7 @@ class VideoWritten:
     file: str
     frames_file: str
     frames: int
+    painted: tuple[tuple[int, str], ...]  # (vehicle t_ns, company name) of trucks with a name
 
 
 def write_camera_video(
@@ -333,7 +343,12 @@ def write_camera_video(
     finally:
         writer.release()
     log.info("simulate: camera=%s frames=%d vehicles=%d", name, n, len(scene.lane.vehicles))
-    return VideoWritten(name, video.name, csv.name, n)
+    painted = tuple(
+        (veh.t_ns, scene.companies[idx])
+        for idx, veh, _ in scene.lane.vehicles
+        if idx in scene.companies
+    )
+    return VideoWritten(name, video.name, csv.name, n, painted)
 
 
 class _Scene:

@@ -164,7 +164,9 @@ def _write_truth(path: Path, vehicles: list[SimVehicle]) -> None:
             f.write(json.dumps(veh.truth(), ensure_ascii=False) + "\n")
 
 
-def _write_sim_json(path: Path, options: SimOptions, result: SimResult, elapsed: float) -> None:
+def _write_sim_json(
+    path: Path, options: SimOptions, result: SimResult, videos: list[VideoWritten], elapsed: float
+) -> None:
     """Side file with the options and counters (not part of bench.md; tools may ignore it)."""
     opts = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}
     info = {
@@ -184,6 +186,14 @@ def _write_sim_json(path: Path, options: SimOptions, result: SimResult, elapsed:
         "seq0": result.seq0,
         "elapsed_s": round(elapsed, 3),
     }
+    if videos:  # text painted on trucks: never a plate, whatever a reader makes of it
+        info["cameras"] = {
+            v.camera: {
+                "frames": v.frames,
+                "painted": [{"t_ns": t, "text": x} for t, x in v.painted],
+            }
+            for v in videos
+        }
     path.write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
 
 
@@ -287,7 +297,7 @@ def generate(out_dir: Path, options: SimOptions, progress: Progress | None = Non
                 cameras=cameras,
             ),
         )
-        _write_sim_json(out_dir / "sim.json", options, result, time.monotonic() - started)
+        _write_sim_json(out_dir / "sim.json", options, result, videos, time.monotonic() - started)
     except OSError as exc:
         raise ConfigError(f"{out_dir}: cannot write the scenario: {exc}") from None
     return result
