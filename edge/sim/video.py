@@ -120,6 +120,19 @@ def painted_name(text: str, color: Color, size: tuple[int, int]) -> Image:
     return np.asarray(canvas, dtype=np.uint8).copy()
 
 
+def plate_corners(w_mm: int, h_mm: int, y_m: float, tilt_m: float) -> Points:
+    """TL, TR, BR, BL of a plate w_mm x h_mm centred y_m high on the front, ends tilt_m apart."""
+    x, h = w_mm / 2000, h_mm / 2000
+    return np.array(
+        [
+            [-x, y_m + h + tilt_m, -0.01],
+            [x, y_m + h - tilt_m, -0.01],
+            [x, y_m - h - tilt_m, -0.01],
+            [-x, y_m - h + tilt_m, -0.01],
+        ]
+    )
+
+
 class Look:
     """How one vehicle appears: body colours, brightness, lateral position, plate and livery."""
 
@@ -138,15 +151,9 @@ class Look:
         if spec.covered:
             picture = covered(picture, rng)
         self.plate = np.clip(picture.astype(np.float32) * self.gain, 0, 255).astype(np.uint8)
-        ph, pw = picture.shape[:2]
-        y, tilt = self.shape.plate_y, float(rng.uniform(-0.006, 0.006))
-        self.plate_quad = np.array(
-            [
-                [-pw / 2000, y + ph / 2000 + tilt, -0.01],
-                [pw / 2000, y + ph / 2000 - tilt, -0.01],
-                [pw / 2000, y - ph / 2000 - tilt, -0.01],
-                [-pw / 2000, y - ph / 2000 + tilt, -0.01],
-            ]
+        tilt = float(rng.uniform(-0.006, 0.006))  # plates are never mounted quite level
+        self.plate_quad = plate_corners(
+            picture.shape[1], picture.shape[0], self.shape.plate_y, tilt
         )
         self.name: Image | None = None  # on the box front, above the cab
         self.band: Image | None = None  # on the cab front, between grille and windscreen
