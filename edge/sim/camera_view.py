@@ -86,8 +86,35 @@ def fill(image: Image, geo: Geometry, poly: Points, color: Color) -> None:
     poly = geo.clip(poly)
     if len(poly) < 3:
         return
-    px = np.round(geo.project(poly) * 4).astype(np.int32)  # 2 bits of sub-pixel precision
+    pts = clip_to_box(geo.project(poly), geo.width, geo.height)
+    if len(pts) < 3:
+        return
+    px = np.round(pts * 4).astype(np.int32)  # 2 bits of sub-pixel precision
     cv2.fillConvexPoly(image, px, color, lineType=cv2.LINE_AA, shift=2)
+
+
+def clip_to_box(pts: Points, w: int, h: int) -> Points:
+    """A convex image polygon cut to a margin around the picture.
+
+    Near the lens projected corners reach 1e5 px and more, which overflow OpenCV's fixed-point
+    polygon filler (it draws garbage bands across the frame); the margin keeps them small.
+    """
+    for axis, lo, hi in ((0, -w, 2 * w), (1, -h, 2 * h)):
+        for bound, sign in ((lo, 1.0), (hi, -1.0)):
+            d = (pts[:, axis] - bound) * sign  # >= 0 inside
+            if np.all(d >= 0):
+                continue
+            out = []
+            for i in range(len(pts)):
+                j = (i + 1) % len(pts)
+                if d[i] >= 0:
+                    out.append(pts[i])
+                if (d[i] >= 0) != (d[j] >= 0):
+                    out.append(pts[i] + (pts[j] - pts[i]) * (d[i] / (d[i] - d[j])))
+            if len(out) < 3:
+                return np.zeros((0, 2))
+            pts = np.array(out)
+    return pts
 
 
 def face(x0: float, x1: float, y0: float, y1: float, z: float) -> Points:
