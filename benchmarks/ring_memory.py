@@ -1,6 +1,6 @@
 """Memory of one camera's frame ring: 1920x1080 frames at 25 fps pushed for a while, as before
 the bound (buffer_s of every frame), with ring_fps only, and with the Camera defaults
-(ring_fps 10 and ring_max_mb 96).
+(ring_fps 8 and ring_max_mb 210).
 
     .venv/bin/python benchmarks/ring_memory.py [--frames 250]
 

@@ -43,21 +43,35 @@ def push_at_fps(ring: FrameRing, image: np.ndarray, fps: float, seconds: float) 
 # --- the byte cap ------------------------------------------------------------------------------
 
 
-def test_default_ring_holds_1080p_within_its_cap_and_says_how_many_seconds(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    cam = Camera(url="rtsp://192.0.2.10/s", lane=1)  # defaults: 96 MB, 10 fps, 4 s, 25 fps
-    assert cam.ring_max_bytes == 96 * MB and cam.ring_fps == 10
+def test_default_ring_holds_4_s_of_1080p_within_its_cap(caplog: pytest.LogCaptureFixture) -> None:
+    cam = Camera(url="rtsp://192.0.2.10/s", lane=1)  # defaults: 210 MB, 8 fps, 4 s, 25 fps
+    assert cam.ring_max_bytes == 210 * MB and cam.ring_fps == 8
     ring = camera_rings({NAME: cam})[NAME]
     hd = flat(1920, 1080)  # one array for every frame: the ring counts each frame's 6.2 MB
     caplog.set_level(logging.WARNING, logger="edge.vision.frames")
     for i in range(250):  # 10 s at 25 fps
         ring.push(Frame(NAME, i, i * 40 * MS, hd))
+        assert ring.stats().bytes <= 210 * MB
+    s = ring.stats()
+    assert s.size == 33 and s.bytes == 33 * hd.nbytes  # 4 s at 8 fps, not 4 s x 25 fps = 622 MB
+    assert s.pushed + s.skipped == 250 and s.pushed in (80, 81)  # 8 of 25 fps stored
+    assert s.newest_t_ns is not None and s.oldest_t_ns is not None
+    assert (s.newest_t_ns - s.oldest_t_ns) / NS_PER_S == pytest.approx(4.0)
+    assert caplog.records == []  # the whole buffer fits: nothing to warn about
+
+
+def test_small_cap_holds_less_than_the_buffer_and_says_how_many_seconds(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cam = Camera(url="rtsp://192.0.2.10/s", lane=1, ring_max_mb=96, ring_fps=10)
+    ring = camera_rings({NAME: cam})[NAME]
+    hd = flat(1920, 1080)
+    caplog.set_level(logging.WARNING, logger="edge.vision.frames")
+    for i in range(250):
+        ring.push(Frame(NAME, i, i * 40 * MS, hd))
         assert ring.stats().bytes <= 96 * MB
     s = ring.stats()
-    assert s.size == 15 and s.bytes == 15 * hd.nbytes  # 15 x 6.2 MB, not 4 s x 25 fps = 622 MB
-    assert s.pushed + s.skipped == 250 and s.pushed in (100, 101)  # 10 of 25 fps stored
-    assert s.evicted == s.pushed - s.size
+    assert s.size == 15 and s.evicted == s.pushed - s.size
     assert s.newest_t_ns is not None and s.oldest_t_ns is not None
     held_s = (s.newest_t_ns - s.oldest_t_ns) / NS_PER_S
     assert held_s == pytest.approx(ring_seconds(hd.nbytes, cam.ring_max_bytes, 10.0)) == 1.4
@@ -86,9 +100,9 @@ def test_a_ring_that_holds_buffer_s_does_not_warn(caplog: pytest.LogCaptureFixtu
     cam = Camera(url="rtsp://192.0.2.10/s", lane=1)
     ring = camera_rings({NAME: cam})[NAME]
     caplog.set_level(logging.WARNING, logger="edge.vision.frames")
-    push_at_fps(ring, flat(640, 360), 25.0, 10.0)  # 0.7 MB a frame: 41 frames of 4 s fit
+    push_at_fps(ring, flat(640, 360), 25.0, 10.0)  # 0.7 MB a frame: 33 frames of 4 s fit
     s = ring.stats()
-    assert s.bytes < cam.ring_max_bytes and s.size == 41
+    assert s.bytes < cam.ring_max_bytes and s.size == 33
     assert caplog.records == []
 
 
@@ -233,11 +247,11 @@ def test_doctor_warns_when_the_ring_cannot_hold_buffer_s_of_this_cameras_frames(
     data["cameras"][NAME]["url"] = str(video)
     path = tmp_path / "site.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
-    assert check_camera(NAME, load_site(path), 5.0).level == "ok"  # 96 MB: 4 s of 640x480 fit
-    data["cameras"][NAME]["ring_max_mb"] = 10  # 10 frames: 0.9 s at 10 fps
+    assert check_camera(NAME, load_site(path), 5.0).level == "ok"  # 210 MB: 4 s of 640x480 fit
+    data["cameras"][NAME]["ring_max_mb"] = 10  # 10 frames: 1.1 s at 8 fps
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
     finding = check_camera(NAME, load_site(path), 5.0)
     assert finding.level == "warn"
-    assert "640x480 frame decoded, but ring_max_mb 10 holds only 0.9 s of buffer_s 4" in (
+    assert "640x480 frame decoded, but ring_max_mb 10 holds only 1.1 s of buffer_s 4" in (
         finding.detail
     )

@@ -203,20 +203,20 @@ class Camera(ConfigModel):
         "recorded without a plate",
     )
     ring_fps: float = Field(
-        10.0,
+        8.0,
         gt=0,
         le=240,
         description="frames per second kept in memory; the camera's other frames are decoded "
         "and skipped. The plate reader reads at most plate_frames frames within "
-        "+-plate_window_s, so 10 fps leaves 8 frames in the default 0.8 s window",
+        "+-plate_window_s, so 8 fps leaves 6 frames in the default 0.8 s window",
     )
     ring_max_mb: float = Field(
-        96.0,
+        210.0,
         ge=1,
         le=4096,
         description="memory bound of this camera's frame ring, MB of raw BGR frames (1080p: "
-        "6.2 MB a frame, 720p: 2.8 MB). It wins over buffer_s: 96 MB hold 1.4 s of 1080p or "
-        "3.3 s of 720p at 10 fps, and a vehicle recorded later than that after its trigger "
+        "6.2 MB a frame, 720p: 2.8 MB). It wins over buffer_s: 210 MB hold 4 s of 1080p at "
+        "8 fps (720p needs 92 MB), and a vehicle recorded later than that after its trigger "
         "time (a long slow truck) gets plate null; the unit logs the seconds actually held",
     )
 
