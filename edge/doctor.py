@@ -20,6 +20,7 @@ from edge.delivery.client import check_broker
 from edge.errors import EdgeError
 from edge.records.keys import key_path, load_signing_key
 from edge.vision.frames import MB, ring_seconds
+from edge.vision.plates import PlateReader
 from edge.wim.protocols.lcs1_stream import Lcs1StreamParser
 from edge.wim.protocols.wvr1 import Wvr1LineParser
 
@@ -105,6 +106,24 @@ def check_camera(name: str, site: SiteConfig, timeout_s: float) -> Finding:
         cap.release()
 
 
+def check_models(site: SiteConfig) -> Finding:
+    """Load the plate models as `edge run` does: files present, loadable, warm, and how fast."""
+    if site.plates is None:
+        return Finding("plate models", "ok", "no plates section: plates are not read")
+    t0 = time.monotonic()
+    try:
+        reader = PlateReader(site.plates)
+    except EdgeError as exc:
+        return Finding("plate models", "fail", str(exc))
+    seconds = time.monotonic() - t0
+    names = ", ".join(f"{name} sha256 {digest[:12]}" for name, digest in reader.models().items())
+    return Finding(
+        "plate models",
+        "ok",
+        f"region {site.plates.region}: {names}; loaded and warm in {seconds:.1f} s",
+    )
+
+
 def check_key(site: SiteConfig) -> Finding:
     """The signing key exists, is private, and loads."""
     try:
@@ -153,6 +172,7 @@ def run_checks(site: SiteConfig, *, listen_s: float = 1.0, timeout_s: float = 5.
     checks: list[Callable[[], Finding]] = [
         *(lambda n=n: check_serial(n, site, listen_s) for n in site.serial),
         *(lambda n=n: check_camera(n, site, timeout_s) for n in site.cameras),
+        lambda: check_models(site),
         lambda: check_key(site),
         lambda: check_mqtt(site, timeout_s),
         check_clock,

@@ -71,3 +71,24 @@ def test_doctor_names_missing_port_and_key(
     assert "FAIL serial wim0" in out
     assert "ttyUSB-gone" in out
     assert "edge keygen" in out
+
+
+def test_doctor_loads_the_plate_models_and_names_a_missing_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = _site(tmp_path, str(tmp_path / "ttyUSB-gone"), with_key=True)
+    data = yaml.safe_load(site.read_text())
+    data["plates"] = {"region": "cn"}
+    site.write_text(yaml.safe_dump(data, allow_unicode=True))
+    main(["doctor", "--config", str(site), "--listen", "0.1", "--timeout", "1"])
+    out = capsys.readouterr().out
+    assert "OK   plate models: region cn: PP-OCRv6_det_small.onnx sha256" in out
+    assert "plate_rec_cn.onnx sha256" in out
+    assert "loaded and warm in" in out
+    data["plates"] = {"region": "cn", "recogniser": {"path": str(tmp_path / "gone.onnx")}}
+    site.write_text(yaml.safe_dump(data, allow_unicode=True))
+    assert main(["doctor", "--config", str(site), "--listen", "0.1", "--timeout", "1"]) == 1
+    assert (
+        f"FAIL plate models: {tmp_path / 'gone.onnx'}: model file not found"
+        in capsys.readouterr().out
+    )
