@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -64,11 +65,17 @@ class Scenario:
 
 
 def write_scenario_yaml(folder: Path, scenario: ScenarioFile) -> Path:
-    """Write scenario.yaml for a folder (used by `edge simulate` and `edge record`)."""
+    """Write scenario.yaml for a folder (used by `edge simulate` and `edge record`).
+
+    Written to a temporary file and renamed over the old one: `edge record` rewrites it while
+    recording (a camera's first frame adds it), and a kill mid-write must leave the old file.
+    """
     path = folder / "scenario.yaml"
+    tmp = folder / ".scenario.yaml.tmp"
     data = scenario.model_dump(exclude_none=True, exclude_defaults=False)
     try:
-        path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        tmp.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        os.replace(tmp, path)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot write: {exc}") from None
     return path

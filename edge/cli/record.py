@@ -1,14 +1,17 @@
-"""`edge record --config SITE.yaml --out DIR [--seconds N]`: record live serial input.
+"""`edge record --config SITE.yaml --out DIR [--seconds N]`: record live serial and camera input.
 
 Writes a scenario folder (specs/bench.md) that `edge replay` runs: one SCAP1 capture per serial
-source with host receive times, scenario.yaml and a copy of the site file. The folder is valid
-from the first second, so a recorder killed hard still leaves a replayable scenario (SCAP1
-readers drop a truncated last record).
+source with host receive times, one video plus frames.csv per camera with capture times on the
+same time line (so replay lines the video up with the scale), scenario.yaml and a copy of the
+site file. The folder is valid from the first second, so a recorder killed hard still leaves a
+replayable scenario (SCAP1 readers drop a truncated last record; a camera is listed in
+scenario.yaml once its video has frames, see drivers/camera/recorder.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import shutil
 import signal
 import sys
@@ -20,27 +23,35 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from drivers.camera import LiveCameraSource, VideoRecorder
 from drivers.scap import ScapWriter
 from drivers.serial import SerialReader
 from edge import __version__
-from edge.bench.scenario import ScenarioFile, write_scenario_yaml
+from edge.bench.scenario import ScenarioCamera, ScenarioFile, write_scenario_yaml
 from edge.config import load_site
 from edge.config.site import SiteConfig
 from edge.errors import CaptureError, ConfigError, SourceError
 from edge.fsutil import fsync_dir
 
-_HELP = """Record every serial source of the site into a scenario folder: DIR/<name>.scap (SCAP1,
-host receive times in ns since t0), DIR/scenario.yaml and DIR/site.yaml. Stops after --seconds,
-or on Ctrl-C / SIGTERM, with every file flushed and fsynced. A source that goes away while
-recording is reopened and recording continues. Cameras are not recorded yet: camera recording
-comes in a later issue."""
+log = logging.getLogger(__name__)
+
+# A camera stuck in a network open gives up after its own 5 s timeout; wait a little longer.
+CAMERA_STOP_S = 6.0
+
+_HELP = """Record every serial source and camera of the site into a scenario folder:
+DIR/<name>.scap (SCAP1, host receive times in ns since t0), DIR/<camera>.mkv with
+DIR/<camera>.frames.csv (capture time of every frame, same time line), DIR/scenario.yaml and
+DIR/site.yaml. Stops after --seconds, or on Ctrl-C / SIGTERM, with every file flushed and
+fsynced. A serial port or camera that goes away while recording is reopened and recording
+continues (the frame times show the gap). A camera that never delivers a frame is left out of
+scenario.yaml."""
 
 
 def add_parser(sub: Any) -> None:
     """Register the sub-command."""
     p = sub.add_parser(
         "record",
-        help="record live serial input into a scenario folder (cameras: later issue)",
+        help="record live serial and camera input into a scenario folder",
         description=_HELP,
     )
     p.add_argument("--config", type=Path, required=True, metavar="SITE.yaml", help="site file")
@@ -77,6 +88,8 @@ class _Recording:
     """The writers and readers of one recording."""
 
     def __init__(self, cfg: SiteConfig, out: Path, clock: Callable[[], int], t0: int) -> None:
+        self.out = out
+        self.t0 = t0
         self.writers: dict[str, ScapWriter] = {}
         self.readers: dict[str, SerialReader] = {}
         for name, src in cfg.serial.items():
@@ -99,26 +112,99 @@ class _Recording:
                 protocol=src.protocol,
                 reopen_max_s=src.reopen_max_s,
             )
+        self.recorders = {
+            name: VideoRecorder(name, out, cam.fps) for name, cam in cfg.cameras.items()
+        }
+        # The serial capture's clock, so frame times and byte times share one time line.
+        self.cameras = {
+            name: LiveCameraSource(cam.url, name, self.recorders[name].write, clock, fps=cam.fps)
+            for name, cam in cfg.cameras.items()
+        }
+        self._listed: frozenset[str] | None = None
 
     def start(self) -> None:
-        """Open every port (SourceError if one cannot be opened) and start reading."""
+        """Open every port (SourceError if one cannot be opened) and start reading.
+
+        Cameras start after the ports: they connect in the background and are retried with
+        backoff, so a camera that is down does not stop the serial recording.
+        """
         for reader in self.readers.values():
             reader.start(require_open=True)
+        for source in self.cameras.values():
+            source.start()
 
     def close(self) -> None:
-        """Stop the readers, then flush, fsync and close the captures."""
+        """Stop the readers and cameras, then flush, fsync and close the captures and videos."""
         for reader in self.readers.values():
             reader.stop()
+        for name, source in self.cameras.items():
+            if not source.stop(timeout_s=CAMERA_STOP_S):
+                # The recorder is closed below; frames the stuck thread still delivers are dropped.
+                log.warning("camera=%s capture thread did not stop", name)
+        for recorder in self.recorders.values():
+            recorder.close()
         for writer in self.writers.values():
             writer.close()
 
+    def write_manifest(self) -> None:
+        """(Re)write scenario.yaml when the set of cameras with recorded frames changed."""
+        listed = frozenset(n for n, r in self.recorders.items() if r.started)
+        if listed == self._listed:
+            return
+        cameras = {
+            name: ScenarioCamera(file=r.video_path.name, frames=r.csv_path.name)
+            for name, r in self.recorders.items()
+            if name in listed
+        }
+        write_scenario_yaml(
+            self.out,
+            ScenarioFile(
+                site="site.yaml",
+                t0_unix_ns=self.t0,
+                serial={name: w.path.name for name, w in self.writers.items()},
+                cameras=cameras,
+            ),
+        )
+        self._listed = listed
+
     def status(self) -> str:
-        """One line: state and bytes per source."""
+        """One line: state and bytes per source, state, frames and errors per camera."""
         parts = []
         for name, reader in self.readers.items():
             st = reader.stats()
             parts.append(f"{name} {st.state.value} {st.bytes / 1e6:.2f} MB")
+        for name, source in self.cameras.items():
+            cs, rs = source.stats(), self.recorders[name].stats()
+            part = f"{name} {cs.state} {rs.frames} frames"
+            if cs.decode_errors or rs.write_errors:
+                part += f" ({cs.decode_errors} decode, {rs.write_errors} write errors)"
+            parts.append(part)
         return ", ".join(parts)
+
+    def summary_lines(self) -> list[str]:
+        """What was recorded, one line per source and camera, for the end of the run."""
+        lines = []
+        for name, reader in self.readers.items():
+            st = reader.stats()
+            lines.append(
+                f"{name}: {st.bytes} bytes in {st.reads} reads, down {st.downs} times "
+                f"({st.downtime_ns / 1e9:.1f} s) -> {self.writers[name].path}"
+            )
+        for name, source in self.cameras.items():
+            cs, rs = source.stats(), self.recorders[name].stats()
+            if not rs.frames:
+                lines.append(
+                    f"{name}: no frames recorded (camera {cs.state}, {cs.open_failures} failed "
+                    f"opens, {rs.write_errors} write errors); not in scenario.yaml"
+                )
+                continue
+            w, h = rs.size or (0, 0)
+            lines.append(
+                f"{name}: {rs.frames} frames {w}x{h}, {rs.resized} resized, "
+                f"{cs.decode_errors} decode errors, {rs.write_errors} write errors, "
+                f"{cs.reconnects} reconnects -> {self.recorders[name].video_path}"
+            )
+        return lines
 
 
 def run(args: argparse.Namespace) -> int:
@@ -143,31 +229,20 @@ def run(args: argparse.Namespace) -> int:
     try:
         with _stop_on_signals(stop):
             shutil.copyfile(args.config, out / "site.yaml")
-            write_scenario_yaml(
-                out,
-                ScenarioFile(
-                    site="site.yaml",
-                    t0_unix_ns=t0,
-                    serial={name: f"{name}.scap" for name in cfg.serial},
-                ),
-            )
-            if cfg.cameras:
-                print("edge record: cameras are not recorded yet (later issue)", file=sys.stderr)
+            rec.write_manifest()
             print(
-                f"edge record: recording {', '.join(cfg.serial)} into {out} (Ctrl-C to stop)",
+                f"edge record: recording {', '.join([*cfg.serial, *cfg.cameras])} into {out} "
+                "(Ctrl-C to stop)",
                 file=sys.stderr,
                 flush=True,
             )
             _wait(rec, stop, args.seconds)
     finally:
         rec.close()
+        rec.write_manifest()
         fsync_dir(out)
-    for name, reader in rec.readers.items():
-        st = reader.stats()
-        print(
-            f"{name}: {st.bytes} bytes in {st.reads} reads, down {st.downs} times "
-            f"({st.downtime_ns / 1e9:.1f} s) -> {out / (name + '.scap')}"
-        )
+    for line in rec.summary_lines():
+        print(line)
     return 0
 
 
@@ -181,6 +256,7 @@ def _wait(rec: _Recording, stop: threading.Event, seconds: float | None) -> None
             break
         left = 1.0 if seconds is None else min(1.0, seconds - elapsed)
         stop.wait(left)
+        rec.write_manifest()  # a camera whose first frames arrived joins scenario.yaml
         if tty:
             print(f"\r{time.monotonic() - start:7.0f} s  {rec.status()}  ", end="", file=sys.stderr)
     if tty:
