@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import yaml
 
-from drivers.camera import VideoFileSource, VideoRecorder, read_frames_csv
+from drivers.camera import LiveCameraSource, VideoFileSource, VideoRecorder, read_frames_csv
 from edge.bench.scenario import Scenario
 from edge.cli.main import main
 from edge.vision.frames import Frame
@@ -60,11 +60,11 @@ def frame_numbers(images: list[np.ndarray], reference: list[float]) -> list[int]
     return numbers
 
 
-def write_camera_video(path: Path) -> None:
-    """~3 s of a 320x240 camera at 10 fps."""
+def write_camera_video(path: Path, n: int = N) -> None:
+    """n frames (~3 s) of a 320x240 camera at 10 fps."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), FPS, (W, H))
     assert writer.isOpened()
-    for i in range(N):
+    for i in range(n):
         writer.write(counter_image(i))
     writer.release()
 
@@ -115,8 +115,8 @@ def test_record_writes_camera_video_that_replay_accepts(tmp_path: Path) -> None:
     scenario = Scenario(out)
     cam = scenario.file.cameras[CAMERA]
     assert (cam.file, cam.frames) == (f"{CAMERA}.mkv", f"{CAMERA}.frames.csv")
-    times = read_frames_csv(out / cam.frames)  # validates header, numbering, increasing t_ns
-    images = decode_all(out / cam.file)
+    times = read_frames_csv(out / f"{CAMERA}.frames.csv")  # header, numbering, increasing t_ns
+    images = decode_all(out / f"{CAMERA}.mkv")
     assert len(images) == len(times) >= 5
     assert all(img.shape == (H, W, 3) for img in images)
     # The camera's frames in their order, none lost (the file camera starts at its frame 0).
@@ -181,3 +181,36 @@ def test_recorder_killed_hard_leaves_a_readable_video(tmp_path: Path) -> None:
     # What the encoder had flushed plays, with its recorded times; the rest is simply missing.
     assert 30 <= len(got) <= 120
     assert [f.t_ns for f in got] == times[: len(got)]
+
+
+def test_camera_that_goes_away_is_recorded_again_with_the_gap_in_its_times(
+    tmp_path: Path,
+) -> None:
+    video = tmp_path / "camera.mp4"
+    away = tmp_path / "unplugged.mp4"
+    write_camera_video(video, 10)  # 1 s per pass
+    out = tmp_path / "rec"
+    out.mkdir()
+    rec = VideoRecorder(CAMERA, out, FPS)
+    mono0 = time.monotonic_ns()
+    source = LiveCameraSource(
+        str(video), CAMERA, rec.write, lambda: time.monotonic_ns() - mono0, backoff_min_s=0.2
+    )
+    source.start()
+    try:
+        assert source.wait_for(lambda s: s.frames >= 3, 30)
+        video.rename(away)  # the camera goes away: the looping source cannot reopen it
+        assert source.wait_for(lambda s: s.state == "down", 30)
+        gap_from = time.monotonic_ns() - mono0
+        time.sleep(0.5)
+        away.rename(video)
+        assert source.wait_for(lambda s: s.reconnects == 1 and s.frames >= 15, 30)
+    finally:
+        source.stop()
+        rec.close()
+    times = read_frames_csv(rec.csv_path)
+    assert len(decode_all(rec.video_path)) == len(times) == rec.stats().frames
+    before = [t for t in times if t < gap_from]
+    after = [t for t in times if t > gap_from]
+    assert len(before) == 10 and after  # the whole first pass, then frames again
+    assert after[0] - before[-1] > 500_000_000  # the time the camera was away shows
