@@ -26,6 +26,8 @@ from edge.vision.plates import PlateReader, PlatesConfig
 from edge.wim.model import Axle, WeighedVehicle
 from tests.conftest import REFERENCE_SITE, SHARED
 
+# plates from the crops the recogniser trained on: these tests check timing and evidence, the
+# recogniser's accuracy is measured on the held-out crops (test_plates, benchmarks/plates.py)
 CROPS = SHARED / "data" / "plates" / "ccpd-crops" / "images"
 WIDTH, HEIGHT = 640, 360
 GREY = 118
@@ -124,14 +126,14 @@ def test_reads_the_plate_at_the_trigger_time_not_the_neighbours(reader: PlateRea
     # Three vehicles 3 s apart with different plates; ours reaches the camera at t = 11 s.
     events = [
         (8.0, plate_image("川X90621")),
-        (11.0, plate_image("京PL3N67")),
-        (14.0, plate_image("浙A6MX97")),
+        (11.0, plate_image("皖AX6996")),
+        (14.0, plate_image("皖A77Z41")),
     ]
     ring = ring_with(video_frames(events, 16.0))
     finder = PlateFinder({"lane1_front": CAMERA}, {"lane1_front": ring}, reader, "cn")
     found = finder.find(vehicle(10.0))
     assert found is not None and found.plate is not None
-    assert found.plate.text == "京PL3N67"
+    assert found.plate.text == "皖AX6996"
     assert 0.6 <= found.plate.confidence <= 1.0
     assert found.frame is not None and abs(found.frame.t_ns - 11 * NS_PER_S) <= 0.4 * NS_PER_S
     assert finder.stats.read == 1
@@ -151,7 +153,7 @@ def test_covered_plate_and_missing_frames_give_null(reader: PlateReader) -> None
 
 
 def test_evidence_is_the_unaltered_frame_and_the_plate_crop(reader: PlateReader) -> None:
-    ring = ring_with(video_frames([(11.0, plate_image("浙A6MX97"))], 13.0))
+    ring = ring_with(video_frames([(11.0, plate_image("皖A77Z41"))], 13.0))
     finder = PlateFinder({"lane1_front": CAMERA}, {"lane1_front": ring}, reader, "cn")
     found = finder.find(vehicle(10.0))
     assert found is not None and found.frame is not None

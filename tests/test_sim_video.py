@@ -22,9 +22,6 @@ from edge.vision.plates.formats import region
 from tests.conftest import REFERENCE_SITE
 
 SIZE = (960, 540)
-# PP-OCR's recogniser until the default region-cn model (edge/vision/plates/plate_rec_cn.onnx)
-# is in the tree; then "" replays with the site's own `plates: {region: cn}`.
-RECOGNISER = "  recogniser: {type: ppocr-rec}\n"
 # seed 8: six vehicles, one plate covered, two trucks with a painted company name
 OPTIONS = SimOptions(
     vehicles=6,
@@ -138,12 +135,10 @@ def _records(out: Path) -> list[dict[str, Any]]:
 
 @pytest.mark.slow
 def test_replay_puts_the_true_plates_into_the_records(scenario: Path, tmp_path: Path) -> None:
-    site = scenario / "site-test.yaml"  # the generated site reads plates (region cn)
-    text = (scenario / "site.yaml").read_text(encoding="utf-8")
-    assert "plates:" in text
-    site.write_text(text + RECOGNISER, encoding="utf-8")
+    # the generated site reads plates (region cn) with the default models
+    assert "plates:" in (scenario / "site.yaml").read_text(encoding="utf-8")
     out = tmp_path / "out"
-    assert main(["replay", str(scenario), "--out", str(out), "--config", str(site)]) == 0
+    assert main(["replay", str(scenario), "--out", str(out)]) == 0
     truth = _truth(scenario)
     vehicles = sorted((r for r in _records(out) if r["type"] == "vehicle"), key=lambda r: r["time"])
     assert len(vehicles) == len(truth)

@@ -21,6 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import numpy.typing as npt
+from PIL import Image as PILImage
+from PIL import ImageDraw, ImageFont
 
 from edge.sim.plates import CJK_FONTS, LATIN_FONTS, render_plate
 from edge.vision.plates.formats import load_regions
@@ -199,6 +201,47 @@ def real(rng: random.Random, crops: list[tuple[Image, str]]) -> tuple[Image, str
         else np.asarray(warped, np.uint8)
     )
     return out, text
+
+
+# painted text a camera also sees: company names, slogans, phone numbers (never a plate)
+WORDS_CN = "中国重汽解放东风陕汽物流运输有限公司集团快递冷链危险品限速安全驾驶货运专线搬家"
+WORDS_LATIN = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789      "
+
+
+def negative(rng: random.Random) -> tuple[Image, str]:
+    """A crop that is not a plate (painted text, grille, texture); its label is empty."""
+    w, h = rng.randint(80, 260), rng.randint(24, 70)
+    bg = [rng.randint(0, 255) for _ in range(3)]
+    img = np.empty((h, w, 3), np.uint8)
+    img[:] = bg
+    kind = rng.random()
+    if kind < 0.7:  # text: Chinese words or Latin letters and digits of any length
+        if rng.random() < 0.5:
+            text = "".join(rng.choice(WORDS_CN) for _ in range(rng.randint(2, 8)))
+            font = _fonts(rng)[0]
+        else:
+            text = (
+                "".join(rng.choice(WORDS_LATIN) for _ in range(rng.randint(3, 14))).strip()
+                or "EXPRESS"
+            )
+            font = _fonts(rng)[1]
+        canvas = PILImage.new("RGB", (w * 4, h * 2), tuple(bg))
+        fnt = ImageFont.truetype(font[0], h, index=font[1])
+        fg = tuple(rng.randint(0, 255) for _ in range(3))
+        ImageDraw.Draw(canvas).text((rng.randint(0, w // 4), h // 4), text, fill=fg, font=fnt)
+        img = cv2.resize(np.asarray(canvas, np.uint8), (w, h), interpolation=cv2.INTER_AREA)
+    elif kind < 0.85:  # radiator grille, bumper edges: strong stripes
+        step = rng.randint(3, 12)
+        for x in range(0, w if rng.random() < 0.5 else h, step):
+            c = tuple(rng.randint(0, 255) for _ in range(3))
+            if w > h and rng.random() < 0.5:
+                cv2.line(img, (x, 0), (x, h), c, rng.randint(1, 3))
+            else:
+                cv2.line(img, (0, x), (w, x), c, rng.randint(1, 3))
+    else:  # road, sky, body panels: noise and gradients
+        noise = np.random.default_rng(rng.getrandbits(32)).normal(0, rng.uniform(5, 60), img.shape)
+        img = np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    return degrade(img, rng), ""
 
 
 def to_input(img: Image) -> npt.NDArray[np.float32]:

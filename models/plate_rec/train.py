@@ -23,7 +23,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.plate_rec.data import HEIGHT, WIDTH, charset, load_crops, real, to_input
+from models.plate_rec.data import (
+    HEIGHT,
+    WIDTH,
+    charset,
+    load_crops,
+    negative,
+    real,
+    to_input,
+)
 
 CCPD_CROPS = Path(__file__).resolve().parents[2].parent / "shared/data/plates/ccpd-crops"
 
@@ -149,8 +157,11 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--minutes", type=float, default=40.0)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--real-share", type=float, default=0.25)
+    ap.add_argument("--negative-share", type=float, default=0.0, help="non-plate crops")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
+    ap.add_argument("--init", type=Path, help="start from these weights (plate_rec_cn.pt)")
     return ap.parse_args()
 
 
@@ -164,31 +175,41 @@ class Batches:
     index: dict[str, int]
     size: int
     n_real: int
+    n_negative: int
     rng: random.Random
 
     def make(self, step: int) -> tuple[torch.Tensor, list[str]]:
         """Inputs (N, 3, 32, 128) and their texts."""
-        pick = np.random.default_rng(step).integers(0, len(self.syn_t), self.size - self.n_real)
+        n_syn = self.size - self.n_real - self.n_negative
+        pick = np.random.default_rng(step).integers(0, len(self.syn_t), n_syn)
         xs = [((self.syn_x[i].astype(np.float32) - 127.5) / 127.5).transpose(2, 0, 1) for i in pick]
         texts = [self.syn_t[i] for i in pick]
         for _ in range(self.n_real):
             img, text = real(self.rng, self.crops)
             xs.append(to_input(img))
             texts.append(text)
+        for _ in range(self.n_negative):  # non-plates: the model must output only blanks
+            img, text = negative(self.rng)
+            xs.append(to_input(img))
+            texts.append(text)
         return torch.from_numpy(np.stack(xs)), texts
 
 
 def train(
-    model: PlateNet, batches: Batches, val: list[tuple[np.ndarray, str]], minutes: float
+    model: PlateNet,
+    batches: Batches,
+    val: list[tuple[np.ndarray, str]],
+    minutes: float,
+    peak_lr: float,
 ) -> int:
     """AdamW with a cosine schedule for a time budget; the final weights are kept (the held-out
     crops are only watched, never used to pick a checkpoint, so their figure stays honest)."""
     chars = list(batches.index)
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+    opt = torch.optim.AdamW(model.parameters(), lr=peak_lr, weight_decay=1e-4)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     budget, t0, step = minutes * 60, time.monotonic(), 0
     while (elapsed := time.monotonic() - t0) < budget:
-        lr = max(2e-5, 2e-3 * 0.5 * (1 + np.cos(np.pi * elapsed / budget)))
+        lr = max(2e-5, peak_lr * 0.5 * (1 + np.cos(np.pi * elapsed / budget)))
         for g in opt.param_groups:
             g["lr"] = lr
         x, texts = batches.make(step)
@@ -222,9 +243,13 @@ def main() -> None:
     print(f"synthetic {len(syn_t)} real train {len(crops)} held out {len(val)}", flush=True)
     n_real = round(args.batch * args.real_share)
     index = {c: i + 1 for i, c in enumerate(chars)}  # 0 = blank
-    batches = Batches(syn_x, syn_t, crops, index, args.batch, n_real, random.Random(args.seed))
+    n_negative = round(args.batch * args.negative_share)
+    rng = random.Random(args.seed)
+    batches = Batches(syn_x, syn_t, crops, index, args.batch, n_real, n_negative, rng)
     model = PlateNet(len(chars) + 1)
-    steps = train(model, batches, val, args.minutes)
+    if args.init is not None:
+        model.load_state_dict(torch.load(args.init))
+    steps = train(model, batches, val, args.minutes, args.lr)
     meta = {
         "held_out_exact_greedy": evaluate(model, val, chars),
         "steps": steps,

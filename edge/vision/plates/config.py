@@ -38,10 +38,13 @@ class DetectorConfig(ConfigModel):
 class RecogniserConfig(ConfigModel):
     """Reads the characters of a plate crop: any CTC model with a character list."""
 
-    type: Literal["ppocr-rec", "ctc"] = Field(
-        "ppocr-rec",
-        description="ppocr-rec: PP-OCR recogniser from the rapidocr wheel (charset inside the "
-        "model); ctc: any CTC recogniser given with its charset file",
+    type: Literal["auto", "plate-cn", "ppocr-rec", "ctc"] = Field(
+        "auto",
+        description="auto: ppocr-rec, and for region cn plate-cn on the plates ppocr-rec "
+        "rejects; plate-cn: the project's Chinese plate recogniser alone (models/plate_rec, "
+        "shipped in the package); ppocr-rec: PP-OCR "
+        "recogniser from the rapidocr wheel (charset inside the model); ctc: any CTC recogniser "
+        "given with its charset file",
     )
     path: Path | None = Field(None, description="ONNX file; default: the packaged model")
     charset: Path | None = Field(

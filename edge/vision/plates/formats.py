@@ -46,6 +46,7 @@ class Region:
     name: str
     separators: str
     templates: tuple[Template, ...]
+    left_emblem: bool = False  # plates may carry a coloured band or coat of arms at the left
 
     @property
     def charset(self) -> str:
@@ -85,7 +86,8 @@ def _region(name: str, spec: dict[str, Any], classes: dict[str, str]) -> Region:
         colors = tuple(fmt["colors"]) if fmt.get("colors") else None
         for slots in _expand(fmt["pattern"], classes, where):
             templates.append(Template(fmt["name"], slots, regex, colors))
-    return Region(name, str(spec.get("separators", "")), tuple(templates))
+    separators = str(spec.get("separators", ""))
+    return Region(name, separators, tuple(templates), bool(spec.get("left_emblem", False)))
 
 
 @cache

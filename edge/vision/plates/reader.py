@@ -14,7 +14,7 @@ from edge.vision.plates.config import PlatesConfig
 from edge.vision.plates.decode import Decoded, PlateDecoder
 from edge.vision.plates.detect import Candidate, make_detector, quad_size
 from edge.vision.plates.formats import region as get_region
-from edge.vision.plates.recognise import Recogniser
+from edge.vision.plates.recognise import Recogniser, resolve
 from edge.vision.plates.runtime import sha256_file
 from edge.vision.plates.types import PlateRead
 
@@ -34,12 +34,60 @@ def warp(image: Image, quad: npt.NDArray[np.float32], height: int) -> Image:
     return np.asarray(cv2.warpPerspective(image, m, (out_w, height)), dtype=np.uint8)
 
 
+EMBLEM_LEFT = 0.2  # a band or coat of arms starting within this share of the width
+SATURATED = 110  # HSV saturation of emblem colours; a tinted white plate stays below it
+COLOURED_PLATE = 0.3  # saturated share above which the plate itself is coloured: left alone
+
+
+def blank_emblems(plate: Image) -> Image:
+    """Paint coloured emblems, bands and stickers of a light plate with its background.
+
+    The recogniser reads a coat of arms (SK, HR), the EU band or an inspection sticker as one
+    more character. Characters on such plates are dark on white, so saturated blobs of some size
+    are not text: each becomes background; one at the left edge takes the full height with it
+    (the country code printed under the arms).
+    """
+    hsv = cv2.cvtColor(plate, cv2.COLOR_BGR2HSV)
+    mask = ((hsv[..., 1] > SATURATED) & (hsv[..., 2] > 60)).astype(np.uint8)
+    h, w = plate.shape[:2]
+    if h < 8 or w < 16 or float(mask.mean()) > COLOURED_PLATE:
+        return plate
+    k = max(1, h // 8)  # an emblem is red, white and blue pieces: close them into one blob
+    closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
+    light = (mask == 0) & (hsv[..., 2] >= np.percentile(hsv[..., 2], 60))
+    if n <= 1 or not light.any():
+        return plate
+    background = np.median(plate[light], axis=0).astype(np.uint8)
+    out = plate.copy()
+    pad = max(1, h // 16)
+    for x, y, bw, bh, area in stats[1:]:
+        if area < 0.01 * h * w or bh < 0.2 * h:
+            continue  # a colour fringe along a letter, not an emblem
+        if x < EMBLEM_LEFT * w:
+            out[:, : x + bw + pad] = background
+        else:
+            out[max(0, y - pad) : y + bh + pad, max(0, x - pad) : x + bw + pad] = background
+    return out
+
+
 def join_rows(plate: Image) -> Image:
     """A two-row plate as one line: the top row (province, letter) left of the bottom row."""
     h, w = plate.shape[:2]
     rows = (plate[: int(h * 0.42), int(w * 0.12) : int(w * 0.88)], plate[int(h * 0.36) :, :])
     scaled = [cv2.resize(r, (max(8, round(r.shape[1] * h / max(1, r.shape[0]))), h)) for r in rows]
     return np.asarray(cv2.hconcat(scaled), dtype=np.uint8)
+
+
+def issued_in(decoded: Decoded, color: str | None) -> bool:
+    """Whether a plate of this format is issued in this background colour.
+
+    Painted text in plate format on a white or red truck panel is the classic false plate; a
+    Chinese standard plate is only ever blue, yellow or black. An unknown colour (night, glare)
+    does not reject.
+    """
+    allowed = decoded.template.colors
+    return color is None or allowed is None or color in allowed or color == "yellow-green"
 
 
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -58,9 +106,13 @@ class PlateReader:
         self.config = config
         self.region = get_region(config.region)
         self.detector = make_detector(config.detector, config.providers, config.threads)
-        self.recogniser = Recogniser(config.recogniser, config.providers, config.threads)
-        self.decoder = PlateDecoder(self.region, self.recogniser.vocab, self.recogniser.blank)
-        self._models = {p.name: sha256_file(p) for p in (self.detector.path, self.recogniser.path)}
+        self.stages: list[tuple[Recogniser, PlateDecoder]] = []
+        for rec_config in resolve(config.recogniser, config.region):
+            rec = Recogniser(rec_config, config.providers, config.threads)
+            self.stages.append((rec, PlateDecoder(self.region, rec.vocab, rec.blank)))
+        self.recogniser, self.decoder = self.stages[0]
+        paths = [self.detector.path, *(rec.path for rec, _ in self.stages)]
+        self._models = {p.name: sha256_file(p) for p in paths}
         self._warm_up()
         log.info("plates loaded region=%s s=%.2f", config.region, time.perf_counter() - t0)
 
@@ -70,7 +122,8 @@ class PlateReader:
         cv2.rectangle(frame, (250, 300), (390, 345), (200, 80, 20), -1)
         cv2.putText(frame, "A12345", (258, 335), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255,) * 3, 2)
         self.read(frame)
-        self.recogniser.probabilities([frame[300:345, 250:390]])
+        for rec, _ in self.stages:
+            rec.probabilities([frame[300:345, 250:390]])
 
     def models(self) -> dict[str, str]:
         """Model file name -> sha256 (goes into records)."""
@@ -85,11 +138,12 @@ class PlateReader:
         """Read given plate regions (e.g. from another detector) on one BGR frame."""
         crops = [self._crop(image, c) for c in candidates]
         reads: list[PlateRead] = []
-        for cand, probs in zip(candidates, self.recogniser.probabilities(crops), strict=True):
-            decoded = self.decoder.decode(probs)
-            if decoded is None or decoded.confidence < self.config.min_confidence:
+        for cand, decoded in zip(candidates, self._decode(crops), strict=True):
+            if decoded is None:
                 continue
-            reads.append(self._plate(image, cand, decoded))
+            read = self._plate(image, cand, decoded)
+            if issued_in(decoded, read.color):
+                reads.append(read)
         reads.sort(key=lambda r: -r.confidence)
         kept: list[PlateRead] = []
         for r in reads:
@@ -100,9 +154,9 @@ class PlateReader:
     def read_crop(self, plate: Image, two_row: bool = False) -> PlateRead | None:
         """Read one already cut-out plate image (no detection); None if it is not a plate."""
         h, w = plate.shape[:2]
-        crop = join_rows(plate) if two_row else plate
-        decoded = self.decoder.decode(self.recogniser.probabilities([crop])[0])
-        if decoded is None or decoded.confidence < self.config.min_confidence:
+        crop = join_rows(plate) if two_row else self._trim(plate)
+        decoded = self._decode([crop])[0]
+        if decoded is None:
             return None
         return PlateRead(
             decoded.text,
@@ -112,10 +166,26 @@ class PlateReader:
             decoded.char_conf,
         )
 
+    def _decode(self, crops: list[Image]) -> list[Decoded | None]:
+        """Each crop's reading: every stage reads (batched) what the earlier stages rejected."""
+        out: list[Decoded | None] = [None] * len(crops)
+        for rec, decoder in self.stages:
+            todo = [i for i, d in enumerate(out) if d is None]
+            if not todo:
+                break
+            for i, probs in zip(todo, rec.probabilities([crops[i] for i in todo]), strict=True):
+                decoded = decoder.decode(probs)
+                if decoded is not None and decoded.confidence >= self.config.min_confidence:
+                    out[i] = decoded
+        return out
+
     def _crop(self, image: Image, cand: Candidate) -> Image:
         height = REC_HEIGHT * 2 if cand.two_row else REC_HEIGHT
         plate = warp(image, cand.quad, height)
-        return join_rows(plate) if cand.two_row else plate
+        return join_rows(plate) if cand.two_row else self._trim(plate)
+
+    def _trim(self, plate: Image) -> Image:
+        return blank_emblems(plate) if self.region.left_emblem else plate
 
     def _plate(self, image: Image, cand: Candidate, decoded: Decoded) -> PlateRead:
         x1, y1, x2, y2 = cand.box

@@ -27,6 +27,40 @@ log = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float32]
 Image = npt.NDArray[np.uint8]
 MAX_ASPECT = 12  # widest crop fed to the recogniser, in multiples of its input height
+PLATE_CN = Path(__file__).with_name("plate_rec_cn.onnx")  # trained by models/plate_rec/train.py
+
+
+def resolve(config: RecogniserConfig, region: str) -> list[RecogniserConfig]:
+    """The recognisers to run, in order: a later one reads only what the earlier ones rejected.
+
+    `auto` is PP-OCR (it has read the most kinds of real plates) and, for region cn, the
+    project's plate model after it: PP-OCR rejects small plates whose province it cannot read,
+    and those the plate model reads (benchmarks/README.md "Plates").
+    """
+    if config.type == "auto":
+        ppocr = config.model_copy(update={"type": "ppocr-rec"})
+        return [ppocr, _plate_cn(config)] if region == "cn" else [ppocr]
+    if config.type == "plate-cn":
+        return [_plate_cn(config)]
+    return [config]
+
+
+def _plate_cn(config: RecogniserConfig) -> RecogniserConfig:
+    """The packaged Chinese plate model; its input is fixed by its training (models/plate_rec)."""
+    explicit = config.type == "plate-cn"
+    return config.model_copy(
+        update={
+            "type": "ctc",
+            "path": (config.path if explicit else None) or PLATE_CN,
+            "charset": (config.charset if explicit else None) or PLATE_CN.with_suffix(".txt"),
+            "blank": "first",
+            "input_height": 32,
+            "input_width": 128,
+            "channels": "bgr",
+            "mean": 127.5,
+            "scale": 1 / 127.5,
+        }
+    )
 
 
 def rapidocr_model(kind: str) -> Path:
@@ -78,7 +112,9 @@ class Recogniser:
         cfg = self.config
         h, w = crop.shape[:2]
         target = cfg.input_width or min(width, max(1, math.ceil(cfg.input_height * w / h)))
-        img = cv2.resize(crop, (target, cfg.input_height), interpolation=cv2.INTER_LINEAR)
+        shrink = target < w
+        interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+        img = cv2.resize(crop, (target, cfg.input_height), interpolation=interpolation)
         if cfg.channels == "rgb":
             img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
         x = (img.astype(np.float32) - cfg.mean) * cfg.scale
