@@ -138,11 +138,15 @@ class PlateReader:
         """Read given plate regions (e.g. from another detector) on one BGR frame."""
         crops = [self._crop(image, c) for c in candidates]
         reads: list[PlateRead] = []
-        for cand, decoded in zip(candidates, self._decode(crops), strict=True):
-            if decoded is None:
+        for cand, found in zip(candidates, self._decode(crops), strict=True):
+            if found is None:
                 continue
+            decoded, stage = found
             read = self._plate(image, cand, decoded)
-            if issued_in(decoded, read.color):
+            # later stages read what the first rejected, painted text among it: there the
+            # background must fit the format (on a tight text box a blue plate can look white,
+            # so the first stage's readings are not held to it)
+            if stage == 0 or issued_in(decoded, read.color):
                 reads.append(read)
         reads.sort(key=lambda r: -r.confidence)
         kept: list[PlateRead] = []
@@ -155,9 +159,10 @@ class PlateReader:
         """Read one already cut-out plate image (no detection); None if it is not a plate."""
         h, w = plate.shape[:2]
         crop = join_rows(plate) if two_row else self._trim(plate)
-        decoded = self._decode([crop])[0]
-        if decoded is None:
+        found = self._decode([crop])[0]
+        if found is None:
             return None
+        decoded = found[0]
         return PlateRead(
             decoded.text,
             self._color(plate, decoded),
@@ -166,17 +171,18 @@ class PlateReader:
             decoded.char_conf,
         )
 
-    def _decode(self, crops: list[Image]) -> list[Decoded | None]:
-        """Each crop's reading: every stage reads (batched) what the earlier stages rejected."""
-        out: list[Decoded | None] = [None] * len(crops)
-        for rec, decoder in self.stages:
+    def _decode(self, crops: list[Image]) -> list[tuple[Decoded, int] | None]:
+        """Each crop's reading and the stage that made it; a stage reads (batched) only what
+        the earlier stages rejected."""
+        out: list[tuple[Decoded, int] | None] = [None] * len(crops)
+        for stage, (rec, decoder) in enumerate(self.stages):
             todo = [i for i, d in enumerate(out) if d is None]
             if not todo:
                 break
             for i, probs in zip(todo, rec.probabilities([crops[i] for i in todo]), strict=True):
                 decoded = decoder.decode(probs)
                 if decoded is not None and decoded.confidence >= self.config.min_confidence:
-                    out[i] = decoded
+                    out[i] = (decoded, stage)
         return out
 
     def _crop(self, image: Image, cand: Candidate) -> Image:
