@@ -194,7 +194,11 @@ def test_painted_text_and_empty_road_are_not_plates(reader: PlateReader) -> None
 
 def test_models_are_named_with_sha256(reader: PlateReader) -> None:
     models = reader.models()
-    assert set(models) == {"PP-OCRv6_det_small.onnx", "PP-OCRv6_rec_small.onnx", "plate_rec_cn.onnx"}
+    assert set(models) == {
+        "PP-OCRv6_det_small.onnx",
+        "PP-OCRv6_rec_small.onnx",
+        "plate_rec_cn.onnx",
+    }
     assert all(len(h) == 64 and int(h, 16) >= 0 for h in models.values())
 
 
