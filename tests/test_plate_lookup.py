@@ -3,7 +3,6 @@ and kept as evidence of its violation; no frames or no readable plate means plat
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import threading
@@ -19,6 +18,7 @@ from edge.config.site import Camera, SiteConfig, load_site
 from edge.outbox.store import Outbox
 from edge.pipeline import VehiclePipeline
 from edge.records.builder import ClockInfo, RecordWriter
+from edge.records.jws import decode_compact
 from edge.records.keys import SigningKey
 from edge.vision.frames import NS_PER_S, Frame, FrameRing
 from edge.vision.lookup import LiveFrames, PlateFinder, pick_frames, trigger_ns
@@ -201,8 +201,7 @@ def _site(tmp_path: Path, plates: bool) -> SiteConfig:
 
 
 def _payload(jws: str) -> dict[str, Any]:
-    p = jws.split(".")[1]
-    return dict(json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4))))
+    return dict(json.loads(decode_compact(jws).payload))
 
 
 def _pipeline(

@@ -4,7 +4,6 @@ scenario without video is replayed as before."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 import yaml
 
 from edge.cli.main import main
+from edge.records.jws import decode_compact
 from edge.sim import SimOptions, generate
 from tests.test_plate_lookup import HEIGHT, WIDTH, covered_plate, jpeg_image, plate_image, scene
 
@@ -74,11 +74,8 @@ def replayed(scenario: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _records(out: Path) -> list[dict[str, Any]]:
-    recs = []
-    for line in (out / "records.jws").read_text().splitlines():
-        p = line.split(".")[1]
-        recs.append(json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4))))
-    return recs
+    lines = (out / "records.jws").read_text(encoding="ascii").splitlines()
+    return [json.loads(decode_compact(line).payload) for line in lines]
 
 
 def _by_type(out: Path, kind: str) -> list[dict[str, Any]]:

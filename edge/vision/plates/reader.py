@@ -87,7 +87,7 @@ def issued_in(decoded: Decoded, color: str | None) -> bool:
     does not reject.
     """
     allowed = decoded.template.colors
-    return color is None or allowed is None or color in allowed or color == "yellow-green"
+    return color is None or allowed is None or color in allowed
 
 
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -110,7 +110,6 @@ class PlateReader:
         for rec_config in resolve(config.recogniser, config.region):
             rec = Recogniser(rec_config, config.providers, config.threads)
             self.stages.append((rec, PlateDecoder(self.region, rec.vocab, rec.blank)))
-        self.recogniser, self.decoder = self.stages[0]
         paths = [self.detector.path, *(rec.path for rec, _ in self.stages)]
         self._models = {p.name: sha256_file(p) for p in paths}
         self._warm_up()
