@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepare this checkout on a fresh Debian/Ubuntu machine: system packages the tests use
-# (mosquitto, a CJK font), a project venv in .venv with the package and its dev and vision extras.
+# (mosquitto, a CJK font), a project venv in .venv with the package and its dev and vision extras,
+# and the PP-OCR text models the plate reader uses.
 # Safe to run again; it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,3 +31,5 @@ if [ ! -f "$stamp" ]; then
     .venv/bin/python -m pip install -q -e '.[dev,vision]'
     touch "$stamp"
 fi
+# the PP-OCRv4 mobile plate text models (see the script for why they are installed apart)
+scripts/install-models.sh .venv

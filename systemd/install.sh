@@ -15,6 +15,7 @@ chmod 0700 /etc/roadside-edge/credentials
 cp -a "$src"/. "$prefix"/
 python3 -m venv "$prefix/.venv"
 "$prefix/.venv/bin/pip" install -q "$prefix[vision]"
+"$prefix/scripts/install-models.sh" "$prefix/.venv"
 
 if [ -n "$site" ]; then install -m 0644 "$site" /etc/roadside-edge/site.yaml; fi
 [ -f /etc/roadside-edge/site.yaml ] || { echo "install.sh: put the site configuration at /etc/roadside-edge/site.yaml" >&2; }

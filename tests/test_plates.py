@@ -15,8 +15,8 @@ from pydantic import ValidationError
 from edge.cli import plates as plates_cli
 from edge.errors import ModelError
 from edge.sim.plates import render_plate
-from edge.vision.plates import PlateRead, PlateReader, PlatesConfig, vote
-from edge.vision.plates.decode import PlateDecoder
+from edge.vision.plates import PlateRead, PlateReader, PlatesConfig, recognise, vote
+from edge.vision.plates.decode import Decoded, PlateDecoder, fuse
 from edge.vision.plates.formats import region
 from edge.vision.plates.reader import blank_emblems
 from models.plate_rec.data import is_holdout
@@ -120,7 +120,44 @@ def test_decoder_gives_low_confidence_to_company_name() -> None:
     assert got is None or got.confidence < 0.1
 
 
+def reading(text: str, conf: list[float], fmt: str = "standard") -> Decoded:
+    template = next(t for t in region("cn").templates if t.name == fmt)
+    return Decoded(text, tuple(conf), template, 0.0, 0.0)
+
+
+def test_fuse_settles_one_disputed_character_by_confidence() -> None:
+    # PP-OCR cannot read the small province, the plate model can: its province wins
+    ppocr = reading("鄂A2U448", [0.2, 0.99, 0.98, 0.97, 0.99, 0.99, 0.99])
+    plate = reading("皖A2U448", [0.97, 0.99, 0.9, 0.9, 0.9, 0.9, 0.9])
+    fused = fuse(ppocr, plate)
+    assert fused is not None and fused.text == "皖A2U448"
+    assert fused.char_conf[0] == 0.97 and fused.char_conf[2] == 0.98
+    # two disputed characters are two different plates: nothing is invented from them
+    assert fuse(ppocr, reading("皖A2V448", [0.97, 0.99, 0.9, 0.9, 0.9, 0.9, 0.9])) is None
+    # nor are readings of different layouts mixed
+    assert fuse(ppocr, reading("皖AD12345", [0.9] * 8, "nev_small")) is None
+
+
 # --- real models -----------------------------------------------------------------------------
+
+
+def test_without_the_mobile_models_the_rapidocr_wheel_models_are_used(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert recognise.rapidocr_model("det").name == "ch_PP-OCRv4_det_mobile.onnx"
+    monkeypatch.setattr(recognise, "PPOCR_MOBILE", tmp_path)
+    fallback = recognise.rapidocr_model("det")
+    assert fallback.is_file() and fallback.parent.parent.name == "rapidocr"
+    assert "run scripts/install-models.sh" in caplog.text
+
+
+def test_a_small_plate_in_a_large_frame_is_found_on_the_second_pass() -> None:
+    plate = render_plate("皖A12345", "blue")
+    frame = np.full((1080, 1920, 3), 90, np.uint8)
+    frame[600:619, 900:960] = cv2.resize(plate, (60, 19), interpolation=cv2.INTER_AREA)
+    one_pass = PlateReader(PlatesConfig.model_validate({"detector": {"retry_size": 0}}))
+    assert one_pass.read(frame) == []
+    assert [r.text for r in PlateReader(PlatesConfig()).read(frame)] == ["皖A12345"]
 
 
 def test_reads_held_out_ccpd_crops(reader: PlateReader) -> None:
@@ -133,9 +170,9 @@ def test_reads_held_out_ccpd_crops(reader: PlateReader) -> None:
         exact += got is not None and got.text == row["plate"]
         wrong += got is not None and got.text != row["plate"]
     assert len(rows) > 150
-    assert exact >= 0.9 * len(rows)
+    assert exact >= 0.95 * len(rows)
     # a plate the model is unsure of is dropped, not guessed: wrong plates are rarer still
-    assert wrong <= 0.05 * len(rows)
+    assert wrong <= 0.04 * len(rows)
 
 
 @pytest.mark.parametrize(
@@ -195,8 +232,8 @@ def test_painted_text_and_empty_road_are_not_plates(reader: PlateReader) -> None
 def test_models_are_named_with_sha256(reader: PlateReader) -> None:
     models = reader.models()
     assert set(models) == {
-        "PP-OCRv6_det_small.onnx",
-        "PP-OCRv6_rec_small.onnx",
+        "ch_PP-OCRv4_det_mobile.onnx",
+        "ch_PP-OCRv4_rec_mobile.onnx",
         "plate_rec_cn.onnx",
     }
     assert all(len(h) == 64 and int(h, 16) >= 0 for h in models.values())

@@ -46,29 +46,33 @@ def block(c_in: int, c_out: int) -> nn.Sequential:
 
 
 class PlateNet(nn.Module):
-    """(N, 3, 32, 128) BGR in, (N, 32, V) class probabilities out (blank first)."""
+    """(N, 3, 32, 128) BGR in, (N, 32, V) class probabilities out (blank first).
 
-    def __init__(self, n_classes: int) -> None:
+    `width` scales every layer's channels (1.0: the 0.2 M-parameter model).
+    """
+
+    def __init__(self, n_classes: int, width: float = 1.0) -> None:
         super().__init__()
+        c = [max(8, round(n * width)) for n in (16, 32, 64, 96, 128)]
         self.features = nn.Sequential(
-            block(3, 16),
+            block(3, c[0]),
             nn.MaxPool2d(2),  # 16 x 64
-            block(16, 32),
+            block(c[0], c[1]),
             nn.MaxPool2d(2),  # 8 x 32
-            block(32, 64),
-            block(64, 64),
+            block(c[1], c[2]),
+            block(c[2], c[2]),
             nn.MaxPool2d((2, 1)),  # 4 x 32
-            block(64, 96),
+            block(c[2], c[3]),
             nn.MaxPool2d((2, 1)),  # 2 x 32
-            nn.Conv2d(96, 128, (2, 1), bias=False),  # 1 x 32
-            nn.BatchNorm2d(128),
+            nn.Conv2d(c[3], c[4], (2, 1), bias=False),  # 1 x 32
+            nn.BatchNorm2d(c[4]),
             nn.ReLU(inplace=True),
         )
         self.sequence = nn.Sequential(
-            nn.Conv1d(128, 128, 3, padding=1),
+            nn.Conv1d(c[4], c[4], 3, padding=1),
             nn.ReLU(inplace=True),
             nn.Dropout(0.1),
-            nn.Conv1d(128, n_classes, 1),
+            nn.Conv1d(c[4], n_classes, 1),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -162,6 +166,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
     ap.add_argument("--init", type=Path, help="start from these weights (plate_rec_cn.pt)")
+    ap.add_argument("--width", type=float, default=1.0, help="channel multiplier of PlateNet")
     return ap.parse_args()
 
 
@@ -246,7 +251,7 @@ def main() -> None:
     n_negative = round(args.batch * args.negative_share)
     rng = random.Random(args.seed)
     batches = Batches(syn_x, syn_t, crops, index, args.batch, n_real, n_negative, rng)
-    model = PlateNet(len(chars) + 1)
+    model = PlateNet(len(chars) + 1, args.width)
     if args.init is not None:
         model.load_state_dict(torch.load(args.init))
     steps = train(model, batches, val, args.minutes, args.lr)
@@ -258,6 +263,8 @@ def main() -> None:
         "real_train": len(crops),
         "held_out": len(val),
         "input": [3, HEIGHT, WIDTH],
+        "width": args.width,
+        "parameters": sum(p.numel() for p in model.parameters()),
     }
     export(model, chars, args.out, meta)
     torch.save(model.state_dict(), args.out / "plate_rec_cn.pt")  # to resume; not committed

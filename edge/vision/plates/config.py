@@ -28,6 +28,14 @@ class DetectorConfig(ConfigModel):
     input_size: int = Field(
         640, ge=160, le=2048, description="ppocr-det: longest side in px; yolo-plate: square side"
     )
+    retry_size: int = Field(
+        960,
+        ge=0,
+        le=2048,
+        description="ppocr-det: when a frame gives no plate at input_size, detect again at this "
+        "longest side (0 = never): small plates in a large frame need it, and it costs a "
+        "second, slower pass only on frames without a plate",
+    )
     score_threshold: float = Field(
         0.3, ge=0.0, le=1.0, description="minimum detection score (yolo: obj*class; DB: box mean)"
     )
@@ -40,9 +48,9 @@ class RecogniserConfig(ConfigModel):
 
     type: Literal["auto", "plate-cn", "ppocr-rec", "ctc"] = Field(
         "auto",
-        description="auto: ppocr-rec, and for region cn plate-cn on the plates ppocr-rec "
-        "rejects; plate-cn: the project's Chinese plate recogniser alone (models/plate_rec, "
-        "shipped in the package); ppocr-rec: PP-OCR "
+        description="auto: ppocr-rec, and for region cn plate-cn on the plates ppocr-rec is "
+        "not sure of; plate-cn: the project's Chinese plate recogniser "
+        "alone (models/plate_rec, shipped in the package); ppocr-rec: PP-OCR "
         "recogniser from the rapidocr wheel (charset inside the model); ctc: any CTC recogniser "
         "given with its charset file",
     )
@@ -83,6 +91,14 @@ class PlatesConfig(ConfigModel):
     threads: int = Field(1, ge=1, le=64, description="CPU threads per model")
     min_confidence: float = Field(
         0.6, ge=0.0, le=1.0, description="readings below this (geometric mean of chars) dropped"
+    )
+    sure_confidence: float = Field(
+        0.8,
+        ge=0.0,
+        le=1.0,
+        description="a reading with every character at least this confident is final; below "
+        "it the next recogniser (auto, region cn: the plate model after PP-OCR) reads the "
+        "plate too, and a single character the two dispute goes to the more confident",
     )
     max_candidates: int = Field(
         12, ge=1, le=100, description="most plate candidates read per frame, best scores first"

@@ -40,6 +40,35 @@ class Decoded:
         return float(np.exp(np.log(conf).mean()))
 
 
+def fuse(a: Decoded, b: Decoded) -> Decoded | None:
+    """Two recognisers' readings of one plate that differ in one character, as one reading
+    with the more confident of the two there; None when they differ more, or in layout.
+
+    The two models err on different characters (PP-OCR on the province of a small plate, the
+    plate model on look-alike letters), so one disputed character is settled by confidence.
+    Readings that differ in more are two different texts: mixing them would invent a plate.
+    """
+    if a.template.name != b.template.name or len(a.text) != len(b.text):
+        return None
+    if sum(x != y for x, y in zip(a.text, b.text, strict=True)) > 1:
+        return None
+    pairs = [
+        (pa, ca) if pa >= pb else (pb, cb)
+        for ca, pa, cb, pb in zip(a.text, a.char_conf, b.text, b.char_conf, strict=True)
+    ]
+    text = "".join(c for _, c in pairs)
+    template = a.template if a.template.accepts(text) else b.template
+    if not template.accepts(text):
+        return None
+    return Decoded(
+        text,
+        tuple(p for p, _ in pairs),
+        template,
+        max(a.log_score, b.log_score),
+        max(a.greedy_log_score, b.greedy_log_score),
+    )
+
+
 class PlateDecoder:
     """Decodes CTC probabilities of one recogniser vocabulary against one region's formats."""
 

@@ -76,10 +76,11 @@ class PpocrDetector:
         self.session: Any = open_session(self.path, providers, threads)
         self.input_name: str = self.session.get_inputs()[0].name
 
-    def detect(self, image: Image) -> list[Candidate]:
-        """Plate candidates in a BGR image, best first."""
+    def detect(self, image: Image, size: int = 0) -> list[Candidate]:
+        """Plate candidates in a BGR image, best first, detected at `size` px longest side
+        (default: input_size)."""
         h, w = image.shape[:2]
-        scale = self.config.input_size / max(h, w)
+        scale = (size or self.config.input_size) / max(h, w)
         nh, nw = (max(32, round(h * scale / 32) * 32), max(32, round(w * scale / 32) * 32))
         resized = cv2.resize(image, (nw, nh))
         x = (resized.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -11,8 +12,8 @@ import numpy.typing as npt
 
 from edge.vision.plates.color import classify_color
 from edge.vision.plates.config import PlatesConfig
-from edge.vision.plates.decode import Decoded, PlateDecoder
-from edge.vision.plates.detect import Candidate, make_detector, quad_size
+from edge.vision.plates.decode import Decoded, PlateDecoder, fuse
+from edge.vision.plates.detect import Candidate, PpocrDetector, make_detector, quad_size
 from edge.vision.plates.formats import region as get_region
 from edge.vision.plates.recognise import Recogniser, resolve
 from edge.vision.plates.runtime import sha256_file
@@ -97,6 +98,16 @@ def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> floa
     return ix * iy / max(1, smaller)
 
 
+@dataclass(frozen=True)
+class FrameReading:
+    """One frame's plates, the candidates the last detection pass gave, and the seconds spent
+    recognising (the rest of a frame's time is detection)."""
+
+    candidates: list[Candidate]
+    reads: list[PlateRead]
+    recognise_s: float
+
+
 class PlateReader:
     """Plate detection + recognition + format check on onnxruntime, warmed up at load."""
 
@@ -130,8 +141,23 @@ class PlateReader:
 
     def read(self, image: Image) -> list[PlateRead]:
         """Plates on one BGR frame, most confident first; non-plate text is never returned."""
-        candidates = self.detector.detect(image)[: self.config.max_candidates]
-        return self.read_candidates(image, candidates)
+        return self.read_frame(image).reads
+
+    def read_frame(self, image: Image) -> FrameReading:
+        """read() with what it looked at: the candidates read and the time spent reading them."""
+        limit = self.config.max_candidates
+        candidates = self.detector.detect(image)[:limit]
+        t0 = time.perf_counter()
+        reads = self.read_candidates(image, candidates)
+        spent = time.perf_counter() - t0
+        retry = self.config.detector.retry_size
+        larger = retry > self.config.detector.input_size
+        if not reads and larger and isinstance(self.detector, PpocrDetector):
+            candidates = self.detector.detect(image, retry)[:limit]
+            t0 = time.perf_counter()
+            reads = self.read_candidates(image, candidates)
+            spent += time.perf_counter() - t0
+        return FrameReading(candidates, reads, spent)
 
     def read_candidates(self, image: Image, candidates: list[Candidate]) -> list[PlateRead]:
         """Read given plate regions (e.g. from another detector) on one BGR frame."""
@@ -140,12 +166,13 @@ class PlateReader:
         for cand, found in zip(candidates, self._decode(crops), strict=True):
             if found is None:
                 continue
-            decoded, stage = found
+            decoded, generic = found
             read = self._plate(image, cand, decoded)
-            # later stages read what the first rejected, painted text among it: there the
-            # background must fit the format (on a tight text box a blue plate can look white,
-            # so the first stage's readings are not held to it)
-            if stage == 0 or issued_in(decoded, read.color):
+            # a plate model reads painted text as a plate, so its readings must have a
+            # background their format is issued in; a generic recogniser reads painted text as
+            # what it is, and on a tight text box a blue plate can look white: its own
+            # readings are not held to the colour
+            if generic or issued_in(decoded, read.color):
                 reads.append(read)
         reads.sort(key=lambda r: -r.confidence)
         kept: list[PlateRead] = []
@@ -170,19 +197,43 @@ class PlateReader:
             decoded.char_conf,
         )
 
-    def _decode(self, crops: list[Image]) -> list[tuple[Decoded, int] | None]:
-        """Each crop's reading and the stage that made it; a stage reads (batched) only what
-        the earlier stages rejected."""
-        out: list[tuple[Decoded, int] | None] = [None] * len(crops)
-        for stage, (rec, decoder) in enumerate(self.stages):
-            todo = [i for i, d in enumerate(out) if d is None]
+    def _decode(self, crops: list[Image]) -> list[tuple[Decoded, bool] | None]:
+        """Each crop's reading, and whether a generic recogniser read that text by itself.
+
+        A recogniser reads (batched) only the crops the earlier ones are not sure of: no
+        reading, or one with a character below `sure_confidence`. Two readings that differ in
+        one character are fused; otherwise an earlier reading that passed `min_confidence`
+        stands, and one that did not gives way to the later reading.
+        """
+        best: list[Decoded | None] = [None] * len(crops)
+        generic: list[str | None] = [None] * len(crops)
+        for rec, decoder in self.stages:
+            todo = [i for i, d in enumerate(best) if not self._sure(d)]
             if not todo:
                 break
             for i, probs in zip(todo, rec.probabilities([crops[i] for i in todo]), strict=True):
-                decoded = decoder.decode(probs)
-                if decoded is not None and decoded.confidence >= self.config.min_confidence:
-                    out[i] = (decoded, stage)
-        return out
+                new = decoder.decode(probs)
+                if new is None:
+                    continue
+                if rec.generic:
+                    generic[i] = new.text
+                old = best[i]
+                fused = None if old is None else fuse(old, new)
+                if fused is not None:
+                    best[i] = fused
+                elif old is None or old.confidence < self.config.min_confidence:
+                    best[i] = new
+        return [
+            None if d is None or d.confidence < self.config.min_confidence else (d, d.text == g)
+            for d, g in zip(best, generic, strict=True)
+        ]
+
+    def _sure(self, decoded: Decoded | None) -> bool:
+        return (
+            decoded is not None
+            and decoded.confidence >= self.config.min_confidence
+            and min(decoded.char_conf) >= self.config.sure_confidence
+        )
 
     def _crop(self, image: Image, cand: Candidate) -> Image:
         height = REC_HEIGHT * 2 if cand.two_row else REC_HEIGHT
