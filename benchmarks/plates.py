@@ -26,7 +26,6 @@ import argparse
 import csv
 import hashlib
 import json
-import os
 import resource
 import time
 from collections import defaultdict
@@ -234,11 +233,15 @@ def run_rapidocr(name: str, limit: int, crops: bool) -> Result:
 
 
 def make_reader(
-    pipe: str, region: str, cache: dict[str, PlateReader], results: dict[str, Any]
+    pipe: str,
+    region: str,
+    cache: dict[str, PlateReader],
+    results: dict[str, Any],
+    overrides: dict[str, Any],
 ) -> PlateReader:
     """One PlateReader per pipeline and region, timed from load to warm."""
     if region not in cache:
-        cfg: dict[str, Any] = {"region": region, **json.loads(os.environ.get("PLATES_CFG", "{}"))}
+        cfg: dict[str, Any] = {"region": region, **overrides}
         if pipe == "ours-ppocr":
             cfg["recogniser"] = {"type": "ppocr-rec"}
         if pipe == "hlpr3+ours":
@@ -259,6 +262,12 @@ def main() -> None:
     ap.add_argument("--datasets", default=",".join(DATASETS))
     ap.add_argument("--pipelines", default="ours,hlpr3+ours,rapidocr")
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--config",
+        type=json.loads,
+        default={},
+        help='plates settings for our pipelines, as JSON, e.g. \'{"detector": {"retry_size": 0}}\'',
+    )
     args = ap.parse_args()
     results: dict[str, Any] = {}
     for pipe in args.pipelines.split(","):
@@ -271,7 +280,7 @@ def main() -> None:
             if pipe == "rapidocr":
                 res = run_rapidocr(name, args.limit, crops)
             else:
-                reader = make_reader(pipe, region, per_region, results)
+                reader = make_reader(pipe, region, per_region, results, args.config)
                 res = run_reader(name, reader, args.limit, crops)
             results.setdefault(pipe, {})[name] = res.summary()
             # one reader (one region) is what a unit runs: its footprint is the first figure
