@@ -114,6 +114,19 @@ def test_decoder_fixes_letter_digit_confusion_by_position() -> None:
     assert got is not None and got.text == "ABC0123"
 
 
+def test_decoder_prefers_a_national_format_where_a_character_is_in_doubt() -> None:
+    # an Italian/French/Slovak plate ends in two letters; the model leans to 1 over I there
+    frames = ["L", "", "M", "", "2", "", "9", "", "8", "", "A", "", "1", ""]
+    probs = ctc_probs(frames, VOCAB)
+    probs[12, VOCAB.index("I")] = 0.3
+    probs[12, VOCAB.index("1")] = 0.6
+    got = decoder("eu").decode(probs)
+    assert got is not None and got.text == "LM298AI"
+    # but a character the model is sure of is never overruled by the format
+    got = decoder("eu").decode(ctc_probs(frames, VOCAB))
+    assert got is not None and got.text == "LM298A1"
+
+
 def test_decoder_gives_low_confidence_to_company_name() -> None:
     frames = ["中", "", "国", "", "重", "", "汽", "", "中", "", "国", "", "重", ""]
     got = decoder().decode(ctc_probs(frames, VOCAB))

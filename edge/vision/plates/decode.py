@@ -81,7 +81,7 @@ class PlateDecoder:
         for t in region.templates:
             slots = tuple("".join(c for c in s if c in vocab) for s in t.slots)
             if all(slots):
-                usable.append(Template(t.name, slots, t.regex, t.colors))
+                usable.append(Template(t.name, slots, t.regex, t.colors, t.prior))
         if not usable:
             raise ValueError(f"recogniser vocabulary cannot spell any {region.name} plate")
         self.templates = tuple(usable)
@@ -151,7 +151,8 @@ class PlateDecoder:
             max((float(tr.b_state[r]), 0), (float(tr.c_state[r, tr.top1[n_t - 1, r]]), 1))
             for r in self.last_rows
         ]
-        best = int(np.argmax([e[0] for e in ends]))
+        priors = [t.prior for t in self.templates]
+        best = int(np.argmax([e[0] + p for e, p in zip(ends, priors, strict=True)]))
         if ends[best][0] <= NEG / 2:
             return None, ([], [])
         return best, self._backtrack(tr, self.last_rows[best], ends[best][1] == 1)

@@ -29,6 +29,7 @@ class Template:
     slots: tuple[str, ...]
     regex: re.Pattern[str] | None
     colors: tuple[str, ...] | None
+    prior: float = 0.0  # log-odds bonus when decoding: a national format beats a generic one
 
     def accepts(self, text: str) -> bool:
         """Whether text fits this template (length, per-slot characters, extra regex)."""
@@ -84,8 +85,9 @@ def _region(name: str, spec: dict[str, Any], classes: dict[str, str]) -> Region:
         where = f"{FORMATS_FILE}: regions.{name}.{fmt['name']}"
         regex = re.compile(fmt["regex"]) if fmt.get("regex") else None
         colors = tuple(fmt["colors"]) if fmt.get("colors") else None
+        prior = float(fmt.get("prior", 0.0))
         for slots in _expand(fmt["pattern"], classes, where):
-            templates.append(Template(fmt["name"], slots, regex, colors))
+            templates.append(Template(fmt["name"], slots, regex, colors, prior))
     separators = str(spec.get("separators", ""))
     return Region(name, separators, tuple(templates), bool(spec.get("left_emblem", False)))
 
