@@ -127,6 +127,34 @@ def test_decoder_prefers_a_national_format_where_a_character_is_in_doubt() -> No
     assert got is not None and got.text == "LM298A1"
 
 
+@pytest.mark.parametrize("name", ["cn", "eu", "us"])
+def test_best_path_shortcut_reads_what_the_full_search_reads(name: str) -> None:
+    # where the unconstrained best path already spells a plate, decode() skips the search:
+    # on noisy outputs both must give the same plate and confidences
+    plate = {"cn": "皖AB1234", "eu": "LM298AI", "us": "10DTM"}[name]
+    frames = [x for ch in plate for x in (ch, ch, "")]
+    dec = decoder(name)
+    rng = np.random.default_rng(5)
+    shortcuts = 0
+    for _ in range(200):
+        probs = ctc_probs(frames, VOCAB, sure=0.6) + rng.dirichlet(
+            np.full(len(VOCAB), 0.2), len(frames)
+        )
+        probs /= probs.sum(axis=1, keepdims=True)
+        sub = probs[:, dec.index]
+        blank = probs[:, dec.blank] + probs[:, dec.sep_index].sum(axis=1)
+        full = dec._search(sub, blank, 0.0)
+        fast = dec._best_path(sub, blank, 0.0)
+        if fast is None:
+            continue
+        shortcuts += 1
+        assert full is not None
+        assert (fast.text, fast.template.name) == (full.text, full.template.name)
+        assert fast.char_conf == pytest.approx(full.char_conf)
+        assert fast.log_score == pytest.approx(full.log_score, abs=1e-3)
+    assert shortcuts > 20
+
+
 def test_decoder_gives_low_confidence_to_company_name() -> None:
     frames = ["中", "", "国", "", "重", "", "汽", "", "中", "", "国", "", "重", ""]
     got = decoder().decode(ctc_probs(frames, VOCAB))

@@ -111,6 +111,7 @@ class PlateDecoder:
         before = np.arange(n_rows) - 1
         before[starts] = n_rows + np.arange(len(usable))
         self.before = before
+        self.top_prior = max(t.prior for t in usable)
 
     def decode(self, probs: FloatArray) -> Decoded | None:
         """Best template reading of a (T, V) probability matrix, or None if nothing fits."""
@@ -118,6 +119,38 @@ class PlateDecoder:
             return None
         sub = probs[:, self.index]
         blank = probs[:, self.blank] + probs[:, self.sep_index].sum(axis=1)
+        greedy = float(np.log(probs.max(axis=1) + EPS).sum())
+        return self._best_path(sub, blank, greedy) or self._search(sub, blank, greedy)
+
+    def _best_path(self, sub: FloatArray, blank: FloatArray, greedy: float) -> Decoded | None:
+        """The unconstrained best path, when it already spells a plate of a top-prior template.
+
+        No alignment of any template can score higher, so the search would find this same
+        path; skipping it saves most of the decoding time on a clear plate.
+        """
+        best = sub.argmax(axis=1)
+        best_p = sub[np.arange(len(sub)), best]
+        is_char = best_p > blank
+        chars: list[str] = []
+        confs: list[float] = []
+        prev = -1
+        for t in range(len(sub)):
+            c = int(best[t]) if is_char[t] else -1
+            if c >= 0 and c == prev:
+                confs[-1] = max(confs[-1], float(best_p[t]))
+            elif c >= 0:
+                chars.append(self.chars[c])
+                confs.append(float(best_p[t]))
+            prev = c
+        text = "".join(chars)
+        fits = [t for t in self.templates if t.prior >= self.top_prior and t.accepts(text)]
+        if not fits:
+            return None
+        score = float(np.log(np.where(is_char, best_p, blank) + EPS).sum())
+        return Decoded(text, tuple(confs), fits[0], score, greedy)
+
+    def _search(self, sub: FloatArray, blank: FloatArray, greedy: float) -> Decoded | None:
+        """The best alignment over all templates (joint Viterbi)."""
         logp = np.log(sub + EPS).astype(np.float32)
         logb = np.log(blank + EPS).astype(np.float32)
         best, path = self._viterbi(logp, logb)
@@ -138,7 +171,6 @@ class PlateDecoder:
             return None
         score = float(sum(logp[t, c] for t, (_, c) in zip(t_idx, rows_cols, strict=True)))
         score += float(sum(logb[t] for t in range(len(logb)) if t not in set(t_idx)))
-        greedy = float(np.log(probs.max(axis=1) + EPS).sum())
         return Decoded(text, tuple(confs), template, score, greedy)
 
     def _viterbi(
