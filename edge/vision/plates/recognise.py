@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float32]
 Image = npt.NDArray[np.uint8]
 MAX_ASPECT = 12  # widest crop fed to the recogniser, in multiples of its input height
+WIDTH_SPREAD = 1.3  # crops batched together differ in width by at most this factor
 PLATE_CN = Path(__file__).with_name("plate_rec_cn.onnx")  # trained by models/plate_rec/train.py
 # PP-OCRv4 mobile det/rec from the rapidocr 3.8.4 wheel, installed by scripts/install-models.sh
 PPOCR_MOBILE = Path(sys.prefix) / "share/roadside-edge/rapidocr-3.8.4/rapidocr/models"
@@ -140,15 +141,32 @@ class Recogniser:
         return out
 
     def probabilities(self, crops: Sequence[Image]) -> list[FloatArray]:
-        """One (T, V) probability matrix per crop (batched in one model call)."""
+        """One (T, V) probability matrix per crop.
+
+        Crops of similar width share a model call; a long text line is not batched with plates,
+        which would pad every plate to its width and multiply the cost.
+        """
+        if self.config.input_width:
+            return self._run(crops, self.config.input_width)
+        widths = [self._width(c) for c in crops]
+        out: list[FloatArray] = [np.zeros((0, 0), np.float32)] * len(crops)
+        group: list[int] = []
+        for i in [*sorted(range(len(crops)), key=widths.__getitem__), -1]:
+            if group and (i < 0 or widths[i] > WIDTH_SPREAD * widths[group[0]]):
+                probs = self._run([crops[j] for j in group], widths[group[-1]])
+                for j, p in zip(group, probs, strict=True):
+                    out[j] = p
+                group = []
+            group.append(i)
+        return out
+
+    def _width(self, crop: Image) -> int:
+        aspect = crop.shape[1] / max(1, crop.shape[0])
+        return int(math.ceil(self.config.input_height * min(MAX_ASPECT, aspect) / 8)) * 8
+
+    def _run(self, crops: Sequence[Image], width: int) -> list[FloatArray]:
         if not crops:
             return []
-        cfg = self.config
-        if cfg.input_width:
-            width = cfg.input_width
-        else:
-            aspects = [c.shape[1] / max(1, c.shape[0]) for c in crops]
-            width = math.ceil(cfg.input_height * min(MAX_ASPECT, max(aspects)) / 8) * 8
         batch = np.stack([self._prepare(c, width) for c in crops])
         raw = np.asarray(self.session.run(None, {self.input_name: batch})[0], dtype=np.float32)
         return [self._to_probs(raw, i) for i in range(len(crops))]
