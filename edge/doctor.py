@@ -20,7 +20,7 @@ from edge.delivery.client import check_broker
 from edge.errors import EdgeError
 from edge.records.keys import key_path, load_signing_key
 from edge.vision.frames import MB, ring_seconds
-from edge.vision.plates import PlateReader
+from edge.vision.plates import PlateReader, recognise
 from edge.wim.protocols.lcs1_stream import Lcs1StreamParser
 from edge.wim.protocols.wvr1 import Wvr1LineParser
 
@@ -116,12 +116,17 @@ def check_models(site: SiteConfig) -> Finding:
     except EdgeError as exc:
         return Finding("plate models", "fail", str(exc))
     seconds = time.monotonic() - t0
-    names = ", ".join(f"{name} sha256 {digest[:12]}" for name, digest in reader.models().items())
-    return Finding(
-        "plate models",
-        "ok",
-        f"region {site.plates.region}: {names}; loaded and warm in {seconds:.1f} s",
-    )
+    models = reader.models()
+    names = ", ".join(f"{name} sha256 {digest[:12]}" for name, digest in models.items())
+    detail = f"region {site.plates.region}: {names}; loaded and warm in {seconds:.1f} s"
+    if any((recognise.rapidocr_wheel_models() / name).is_file() for name in models):
+        return Finding(
+            "plate models",
+            "warn",
+            f"{detail}; the faster PP-OCRv4 mobile models are not installed in "
+            f"{recognise.PPOCR_MOBILE}: run scripts/install-models.sh",
+        )
+    return Finding("plate models", "ok", detail)
 
 
 def check_key(site: SiteConfig) -> Finding:

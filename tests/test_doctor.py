@@ -12,6 +12,7 @@ import yaml
 
 from edge.cli.main import main
 from edge.records.keys import SigningKey
+from edge.vision.plates import recognise
 from edge.wim.protocols.lcs1 import Lcs1Frame
 from tests.conftest import REFERENCE_SITE
 
@@ -74,7 +75,7 @@ def test_doctor_names_missing_port_and_key(
 
 
 def test_doctor_loads_the_plate_models_and_names_a_missing_one(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     site = _site(tmp_path, str(tmp_path / "ttyUSB-gone"), with_key=True)
     data = yaml.safe_load(site.read_text())
@@ -85,6 +86,12 @@ def test_doctor_loads_the_plate_models_and_names_a_missing_one(
     assert "OK   plate models: region cn: ch_PP-OCRv4_det_mobile.onnx sha256" in out
     assert "plate_rec_cn.onnx sha256" in out
     assert "loaded and warm in" in out
+    # without the PP-OCRv4 mobile models it runs on the wheel's slower ones, and says so
+    monkeypatch.setattr(recognise, "PPOCR_MOBILE", tmp_path / "none")
+    main(["doctor", "--config", str(site), "--listen", "0.1", "--timeout", "1"])
+    out = capsys.readouterr().out
+    assert "WARN plate models: region cn: PP-OCRv6_det_small.onnx" in out
+    assert "run scripts/install-models.sh" in out
     data["plates"] = {"region": "cn", "recogniser": {"path": str(tmp_path / "gone.onnx")}}
     site.write_text(yaml.safe_dump(data, allow_unicode=True))
     assert main(["doctor", "--config", str(site), "--listen", "0.1", "--timeout", "1"]) == 1

@@ -78,12 +78,7 @@ def rapidocr_model(kind: str) -> Path:
     mobile = PPOCR_MOBILE / f"ch_PP-OCRv4_{kind}_mobile.onnx"
     if mobile.is_file():
         return mobile
-    spec = importlib.util.find_spec("rapidocr")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError(
-            "rapidocr is not installed: no packaged PP-OCR models (pip install rapidocr)"
-        )
-    models = Path(next(iter(spec.submodule_search_locations))) / "models"
+    models = rapidocr_wheel_models()
     found = sorted(models.glob(f"*_{kind}_*.onnx"))
     if not found:
         raise ModelError(f"{models}: no PP-OCR {kind} model in the rapidocr package")
@@ -91,6 +86,16 @@ def rapidocr_model(kind: str) -> Path:
         "%s missing (run scripts/install-models.sh): using the slower %s", mobile, found[-1].name
     )
     return found[-1]  # newest version sorts last (PP-OCRv4 < PP-OCRv5 < ...)
+
+
+def rapidocr_wheel_models() -> Path:
+    """The models folder inside the installed rapidocr wheel (the fallback models)."""
+    spec = importlib.util.find_spec("rapidocr")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(
+            "rapidocr is not installed: no packaged PP-OCR models (pip install rapidocr)"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
 class Recogniser:
@@ -161,8 +166,8 @@ class Recogniser:
         return out
 
     def _width(self, crop: Image) -> int:
-        aspect = crop.shape[1] / max(1, crop.shape[0])
-        return int(math.ceil(self.config.input_height * min(MAX_ASPECT, aspect) / 8)) * 8
+        aspect = float(crop.shape[1]) / max(1, int(crop.shape[0]))
+        return math.ceil(self.config.input_height * min(MAX_ASPECT, aspect) / 8) * 8
 
     def _run(self, crops: Sequence[Image], width: int) -> list[FloatArray]:
         if not crops:
