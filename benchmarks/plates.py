@@ -1,13 +1,15 @@
 """Plate reading benchmark on ../shared/data/plates/*, with peers in the same run.
 
 Pipelines compared on the same images:
-  ours        packaged PP-OCR text detector -> plate grouping -> recogniser with format-aware
-              CTC decoding (edge.vision.plates, default config: the project's plate-cn model for
-              region cn, the PP-OCR recogniser elsewhere)
-  ours-ppocr  the same with the generic PP-OCR recogniser for every region (the earlier default)
-  hlpr3+ours  HyperLPR3 y5fu_320 plate detector (corner points) -> the same recogniser/decoder
-  rapidocr    generic RapidOCR pipeline (no plate logic); a plate counts as read when one
-              of its text lines, without separators, equals the plate
+  ours        the unit's plate reader with its default config (edge.vision.plates): PP-OCRv4
+              mobile text detector (a second pass at 960 px on a frame without a plate) -> plate
+              grouping -> PP-OCRv4 recogniser with format-aware CTC decoding, and for region cn
+              the project's plate model on the plates PP-OCR is not sure of
+  ours-ppocr  the same with the PP-OCR recogniser alone for every region
+  hlpr3+ours  HyperLPR3 y5fu_320 plate detector (corner points) -> the same recognisers/decoder
+  rapidocr    generic RapidOCR pipeline with its own (PP-OCRv6 small) models, no plate logic; a
+              plate counts as read when one of its text lines, without separators, equals it
+  rapidocr-v4 the same generic pipeline on the PP-OCRv4 mobile models ours uses
 
 ccpd-crops-heldout is the quarter of the CCPD crops that models/plate_rec/train.py never trains
 on (same hash rule); the full ccpd-crops figure includes the other three quarters, which it did.
@@ -17,7 +19,8 @@ Reports per dataset: exact-plate accuracy (and per colour), character accuracy, 
 plate read, and peak resident memory after each pipeline.
 
     .venv/bin/python benchmarks/plates.py [--limit N] [--datasets ccpd-crops,easypr,...]
-        [--pipelines ours,hlpr3+ours,rapidocr,ours-ppocr] [--json out.json]
+        [--pipelines ours,hlpr3+ours,rapidocr,rapidocr-v4,ours-ppocr] [--json out.json]
+        [--config '{"detector": {"retry_size": 0}}']
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import cv2
 import numpy as np
 
 from edge.vision.plates import PlateReader, PlatesConfig
+from edge.vision.plates.recognise import rapidocr_model
 
 ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 PLATES = ROOT / "plates"
@@ -195,7 +199,8 @@ def run_reader(name: str, reader: PlateReader, limit: int, crops: bool) -> Resul
     return res
 
 
-def run_rapidocr(name: str, limit: int, crops: bool) -> Result:
+def run_rapidocr(name: str, limit: int, crops: bool, mobile: bool) -> Result:
+    """The generic RapidOCR pipeline; `mobile`: with the PP-OCRv4 mobile models ours uses."""
     from rapidocr import RapidOCR
 
     params: dict[str, Any] = {
@@ -205,6 +210,11 @@ def run_rapidocr(name: str, limit: int, crops: bool) -> Result:
     }
     if crops:
         params |= {"Global.use_det": False, "Global.use_cls": False}
+    if mobile:
+        params |= {
+            "Det.model_path": str(rapidocr_model("det")),
+            "Rec.model_path": str(rapidocr_model("rec")),
+        }
     engine = RapidOCR(params=params)
     res = Result()
     for path, truths in images(name, limit):
@@ -260,7 +270,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--limit", type=int, default=0, help="images per dataset (0 = all)")
     ap.add_argument("--datasets", default=",".join(DATASETS))
-    ap.add_argument("--pipelines", default="ours,hlpr3+ours,rapidocr")
+    ap.add_argument("--pipelines", default="ours,hlpr3+ours,rapidocr,rapidocr-v4")
     ap.add_argument("--json", type=Path)
     ap.add_argument(
         "--config",
@@ -277,8 +287,8 @@ def main() -> None:
             if pipe == "hlpr3+ours" and crops:
                 continue
             region = DATASETS[name][1]
-            if pipe == "rapidocr":
-                res = run_rapidocr(name, args.limit, crops)
+            if pipe.startswith("rapidocr"):
+                res = run_rapidocr(name, args.limit, crops, mobile=pipe == "rapidocr-v4")
             else:
                 reader = make_reader(pipe, region, per_region, results, args.config)
                 res = run_reader(name, reader, args.limit, crops)
