@@ -17,6 +17,7 @@ from edge.errors import ModelError
 from edge.sim.plates import render_plate
 from edge.vision.plates import PlateRead, PlateReader, PlatesConfig, recognise, vote
 from edge.vision.plates.decode import Decoded, PlateDecoder, fuse
+from edge.vision.plates.detect import Candidate, group_lines
 from edge.vision.plates.formats import region
 from edge.vision.plates.reader import blank_emblems
 from models.plate_rec.data import is_holdout
@@ -258,6 +259,30 @@ def test_reads_scene_with_box_and_colour(reader: PlateReader) -> None:
     assert x1 < cx < x2 and y1 < cy < y2
     assert reads[0].color == "blue"
     assert len(reads[0].char_conf) == 7
+
+
+def test_a_tilted_plate_on_a_coloured_car_keeps_its_colour() -> None:
+    # the plate model's readings must fit their format's colour: it is taken from the
+    # perspective-corrected crop, not the upright box, which here is half green car
+    plate_cn = PlateReader(PlatesConfig.model_validate({"recogniser": {"type": "plate-cn"}}))
+    plate = cv2.resize(render_plate("皖A7Z3K9", "blue"), (200, 64), interpolation=cv2.INTER_AREA)
+    frame = np.full((480, 640, 3), (60, 140, 60), np.uint8)
+    frame[200:264, 220:420] = plate
+    tilted = cv2.warpAffine(
+        frame, cv2.getRotationMatrix2D((320, 232), 15, 1.0), (640, 480), borderValue=(60, 140, 60)
+    )
+    assert [(r.text, r.color) for r in plate_cn.read(tilted)] == [("皖A7Z3K9", "blue")]
+
+
+def test_a_text_block_shaped_like_a_two_row_plate_is_also_read_as_two_rows() -> None:
+    block = np.array([[100, 100], [260, 100], [260, 190], [100, 190]], np.float32)
+    wide = np.array([[100, 300], [400, 300], [400, 360], [100, 360]], np.float32)
+    cands = group_lines([Candidate(block, 0.9, False), Candidate(wide, 0.9, False)], 8)
+    assert sorted((c.box, c.two_row) for c in cands) == [
+        ((100, 100, 260, 190), False),
+        ((100, 100, 260, 190), True),
+        ((100, 300, 400, 360), False),
+    ]
 
 
 def test_painted_text_and_empty_road_are_not_plates(reader: PlateReader) -> None:

@@ -32,6 +32,7 @@ Image = npt.NDArray[np.uint8]
 Quad = npt.NDArray[np.float32]  # (4, 2): top-left, top-right, bottom-right, bottom-left
 DB_BIN_THRESHOLD = 0.3  # PP-OCR's pixel threshold on the DB probability map
 DB_UNCLIP = 1.6  # PP-OCR's box expansion ratio
+TWO_ROW_ASPECT = (1.3, 2.6)  # width / height of a two-row plate's box (GA 36: 440 x 220 mm)
 
 
 @dataclass(frozen=True)
@@ -164,8 +165,12 @@ def group_lines(lines: list[Candidate], min_height: int) -> list[Candidate]:
     out = _stack_two_rows(lines)
     for line in lines:
         w, h = quad_size(line.quad)
-        if h >= min_height and 1.3 <= w / max(h, 1.0) <= 12:
+        aspect = w / max(h, 1.0)
+        if h >= min_height and 1.3 <= aspect <= 12:
             out.append(line)
+        if h >= 2 * min_height and TWO_ROW_ASPECT[0] <= aspect <= TWO_ROW_ASPECT[1]:
+            # a two-row plate whose rows the text detector saw as one block: read it as such too
+            out.append(Candidate(line.quad, line.score, two_row=True))
     return sorted(out, key=lambda c: -c.score * np.sqrt(np.prod(quad_size(c.quad))))
 
 

@@ -163,11 +163,11 @@ class PlateReader:
         """Read given plate regions (e.g. from another detector) on one BGR frame."""
         crops = [self._crop(image, c) for c in candidates]
         reads: list[PlateRead] = []
-        for cand, found in zip(candidates, self._decode(crops), strict=True):
+        for cand, crop, found in zip(candidates, crops, self._decode(crops), strict=True):
             if found is None:
                 continue
             decoded, generic = found
-            read = self._plate(image, cand, decoded)
+            read = self._plate(image, cand, crop, decoded)
             # a plate model reads painted text as a plate, so its readings must have a
             # background their format is issued in; a generic recogniser reads painted text as
             # what it is, and on a tight text box a blue plate can look white: its own
@@ -243,12 +243,13 @@ class PlateReader:
     def _trim(self, plate: Image) -> Image:
         return blank_emblems(plate) if self.region.left_emblem else plate
 
-    def _plate(self, image: Image, cand: Candidate, decoded: Decoded) -> PlateRead:
+    def _plate(self, image: Image, cand: Candidate, crop: Image, decoded: Decoded) -> PlateRead:
         x1, y1, x2, y2 = cand.box
         h, w = image.shape[:2]
-        region = image[max(0, y1) : min(h, y2), max(0, x1) : min(w, x2)]
         box = (max(0, x1), max(0, y1), min(w, x2), min(h, y2))
-        color = self._color(region, decoded)
+        # colour from the perspective-corrected crop: the upright box of a tilted plate holds
+        # as much car as plate
+        color = self._color(crop, decoded)
         return PlateRead(decoded.text, color, decoded.confidence, box, decoded.char_conf)
 
     @staticmethod
