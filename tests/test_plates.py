@@ -387,6 +387,20 @@ def test_cli_reports_unreadable_image_and_reads_the_others(
     assert lines[1]["ms"] > 0
 
 
+def test_cli_reads_tight_plate_crops_whole(capsys: pytest.CaptureFixture[str]) -> None:
+    # a crop cut by another system is read as one plate, not searched for text inside
+    with (CROPS / "labels.csv").open(encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if is_holdout(r["file"])][:40]
+    paths = [str(CROPS / "images" / r["file"]) for r in rows]
+    assert run_cli(["plates", "read", *paths, "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    read = {Path(x["file"]).name: [p["text"] for p in x["plates"]] for x in lines}
+    exact = sum(read[r["file"]] == [r["plate"]] for r in rows)
+    assert exact >= 0.92 * len(rows)
+    first = next(x for x in lines if x["plates"])["plates"][0]["box"]
+    assert first[:2] == [0, 0]  # the whole image is the plate
+
+
 def test_eu_coat_of_arms_is_blanked_and_the_text_kept() -> None:
     plate = np.full((48, 240, 3), 235, np.uint8)
     cv2.rectangle(plate, (6, 6), (24, 30), (40, 40, 210), -1)  # red shield with a blue base

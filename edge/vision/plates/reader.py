@@ -80,6 +80,20 @@ def join_rows(plate: Image) -> Image:
     return np.asarray(cv2.hconcat(scaled), dtype=np.uint8)
 
 
+WHOLE_PLATE_MAX_HEIGHT = 250  # px: an image this small and plate-shaped may be one plate
+TWO_ROW_BELOW = 2.2  # width / height under which a plate crop is a two-row plate (GA 36: 2.0)
+
+
+def whole_plate(image: Image) -> Candidate | None:
+    """The whole image as a plate candidate if it is small and shaped like a plate crop."""
+    h, w = image.shape[:2]
+    aspect = w / max(h, 1)
+    if h > WHOLE_PLATE_MAX_HEIGHT or not 1.5 <= aspect <= 6.5:
+        return None
+    quad = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+    return Candidate(quad, 1.0, two_row=aspect < TWO_ROW_BELOW)
+
+
 def issued_in(decoded: Decoded, color: str | None) -> bool:
     """Whether a plate of this format is issued in this background colour.
 
@@ -144,7 +158,19 @@ class PlateReader:
         return self.read_frame(image).reads
 
     def read_frame(self, image: Image) -> FrameReading:
-        """read() with what it looked at: the candidates read and the time spent reading them."""
+        """read() with what it looked at: the candidates read and the time spent reading them.
+
+        An image small and shaped like a plate is first read whole, as a plate crop (a crop
+        cut by another system, or a still of one plate); a frame without a plate at the
+        detector's input size is searched again at `retry_size`.
+        """
+        t0 = time.perf_counter()
+        whole = whole_plate(image)
+        if whole is not None:
+            crop = join_rows(image) if whole.two_row else self._trim(image)
+            reads = self._accept(image, [whole], [crop])
+            if reads:
+                return FrameReading([whole], reads, time.perf_counter() - t0)
         limit = self.config.max_candidates
         candidates = self.detector.detect(image)[:limit]
         t0 = time.perf_counter()
@@ -161,7 +187,12 @@ class PlateReader:
 
     def read_candidates(self, image: Image, candidates: list[Candidate]) -> list[PlateRead]:
         """Read given plate regions (e.g. from another detector) on one BGR frame."""
-        crops = [self._crop(image, c) for c in candidates]
+        return self._accept(image, candidates, [self._crop(image, c) for c in candidates])
+
+    def _accept(
+        self, image: Image, candidates: list[Candidate], crops: list[Image]
+    ) -> list[PlateRead]:
+        """Read the crops; keep plates whose colour fits, one per place, most confident first."""
         reads: list[PlateRead] = []
         for cand, crop, found in zip(candidates, crops, self._decode(crops), strict=True):
             if found is None:
