@@ -174,6 +174,10 @@ def test_fuse_settles_one_disputed_character_by_confidence() -> None:
     fused = fuse(ppocr, plate)
     assert fused is not None and fused.text == "皖A2U448"
     assert fused.char_conf[0] == 0.97 and fused.char_conf[2] == 0.98
+    # a guess does not replace a guess: the plate model must be at least half sure
+    unsure = reading("皖A2U448", [0.3, 0.99, 0.9, 0.9, 0.9, 0.9, 0.9])
+    fused = fuse(ppocr, unsure)
+    assert fused is not None and fused.text == "鄂A2U448"
     # two disputed characters are two different plates: nothing is invented from them
     assert fuse(ppocr, reading("皖A2V448", [0.97, 0.99, 0.9, 0.9, 0.9, 0.9, 0.9])) is None
     # nor are readings of different layouts mixed

@@ -40,20 +40,25 @@ class Decoded:
         return float(np.exp(np.log(conf).mean()))
 
 
+FUSE_LEAST = 0.5  # a character of the second reading replaces the first's only this sure
+
+
 def fuse(a: Decoded, b: Decoded) -> Decoded | None:
     """Two recognisers' readings of one plate that differ in one character, as one reading
     with the more confident of the two there; None when they differ more, or in layout.
 
     The two models err on different characters (PP-OCR on the province of a small plate, the
-    plate model on look-alike letters), so one disputed character is settled by confidence.
-    Readings that differ in more are two different texts: mixing them would invent a plate.
+    plate model on look-alike letters), so one disputed character is settled by confidence;
+    `b` must be at least FUSE_LEAST sure of its character to replace `a`'s (two guesses do not
+    make a reading). Readings that differ in more are two different texts: mixing them would
+    invent a plate.
     """
     if a.template.name != b.template.name or len(a.text) != len(b.text):
         return None
     if sum(x != y for x, y in zip(a.text, b.text, strict=True)) > 1:
         return None
     pairs = [
-        (pa, ca) if pa >= pb else (pb, cb)
+        (pb, cb) if pb > pa and pb >= FUSE_LEAST else (pa, ca)
         for ca, pa, cb, pb in zip(a.text, a.char_conf, b.text, b.char_conf, strict=True)
     ]
     text = "".join(c for _, c in pairs)
