@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 from pathlib import Path
 
 import cv2
@@ -16,10 +17,12 @@ from edge.cli import plates as plates_cli
 from edge.errors import ModelError
 from edge.sim.plates import render_plate
 from edge.vision.plates import PlateRead, PlateReader, PlatesConfig, recognise, vote
+from edge.vision.plates.config import RecogniserConfig
 from edge.vision.plates.decode import Decoded, PlateDecoder, fuse
 from edge.vision.plates.detect import Candidate, group_lines
 from edge.vision.plates.formats import region
 from edge.vision.plates.reader import blank_emblems
+from edge.vision.plates.recognise import Recogniser
 from models.plate_rec.data import is_holdout
 from tests.conftest import SHARED
 
@@ -195,6 +198,21 @@ def test_without_the_mobile_models_the_rapidocr_wheel_models_are_used(
     fallback = recognise.rapidocr_model("det")
     assert fallback.is_file() and fallback.parent.parent.name == "rapidocr"
     assert "run scripts/install-models.sh" in caplog.text
+
+
+def test_a_small_crop_is_enlarged_only_to_the_small_height() -> None:
+    crop = imread(CROPS / "images" / "皖AX6996.jpg")  # 94 x 24 px
+    assert crop.shape[0] <= 40
+    steps = {}
+    for small in (40, 0):
+        cfg = RecogniserConfig(type="ppocr-rec", small_height=small)
+        rec = Recogniser(cfg, ["cpu"], 1)
+        probs = rec.probabilities([crop])[0]
+        steps[small] = probs.shape[0]
+        got = PlateDecoder(region("cn"), rec.vocab, rec.blank).decode(probs)
+        assert got is not None and got.text == "皖AX6996"
+    # PP-OCR emits one step per 8 px of input width: read at 40 px, not 48, the crop is narrower
+    assert steps[40] == math.ceil(40 * 94 / 24 / 8) < steps[0] == math.ceil(48 * 94 / 24 / 8)
 
 
 def test_a_small_plate_in_a_large_frame_is_found_on_the_second_pass() -> None:

@@ -60,6 +60,15 @@ class RecogniserConfig(ConfigModel):
     )
     blank: Literal["first", "last"] = Field("first", description="CTC blank index position")
     input_height: int = Field(48, ge=8, le=128, description="model input height, px")
+    small_height: int = Field(
+        40,
+        ge=0,
+        le=128,
+        description="variable-width models: a plate image at most this tall (a tight crop of "
+        "a small plate, read whole) is read at this height instead of input_height (0 = "
+        "never): enlarging it further adds no detail, and PP-OCR reads such crops as well at "
+        "40 px as at 48, a third faster",
+    )
     input_width: int = Field(
         0, ge=0, le=1024, description="fixed model input width in px; 0 = keep the crop's aspect"
     )

@@ -131,48 +131,60 @@ class Recogniser:
         # PP-OCR appends a space class after the dictionary (use_space_char)
         return [*str(meta["character"]).split("\n"), " "]
 
-    def _prepare(self, crop: Image, width: int) -> FloatArray:
+    def _height(self, crop: Image) -> int:
+        """Model input height for a crop: small crops at small_height (variable-width models)."""
+        cfg = self.config
+        small = 0 < cfg.small_height < cfg.input_height and not cfg.input_width
+        return cfg.small_height if small and crop.shape[0] <= cfg.small_height else cfg.input_height
+
+    def _prepare(self, crop: Image, height: int, width: int) -> FloatArray:
         cfg = self.config
         h, w = crop.shape[:2]
-        target = cfg.input_width or min(width, max(1, math.ceil(cfg.input_height * w / h)))
+        target = cfg.input_width or min(width, max(1, math.ceil(height * w / h)))
         shrink = target < w
         interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
-        img = cv2.resize(crop, (target, cfg.input_height), interpolation=interpolation)
+        img = cv2.resize(crop, (target, height), interpolation=interpolation)
         if cfg.channels == "rgb":
             img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
         x = (img.astype(np.float32) - cfg.mean) * cfg.scale
-        out = np.zeros((3, cfg.input_height, width), dtype=np.float32)
+        out = np.zeros((3, height, width), dtype=np.float32)
         out[:, :, :target] = x.transpose(2, 0, 1)
         return out
 
     def probabilities(self, crops: Sequence[Image]) -> list[FloatArray]:
         """One (T, V) probability matrix per crop.
 
-        Crops of similar width share a model call; a long text line is not batched with plates,
-        which would pad every plate to its width and multiply the cost.
+        Crops of one input height and similar width share a model call; a long text line is not
+        batched with plates, which would pad every plate to its width and multiply the cost.
         """
         if self.config.input_width:
-            return self._run(crops, self.config.input_width)
-        widths = [self._width(c) for c in crops]
+            return self._run(crops, self.config.input_height, self.config.input_width)
+        heights = [self._height(c) for c in crops]
+        widths = [self._width(c, h) for c, h in zip(crops, heights, strict=True)]
         out: list[FloatArray] = [np.zeros((0, 0), np.float32)] * len(crops)
         group: list[int] = []
-        for i in [*sorted(range(len(crops)), key=widths.__getitem__), -1]:
-            if group and (i < 0 or widths[i] > WIDTH_SPREAD * widths[group[0]]):
-                probs = self._run([crops[j] for j in group], widths[group[-1]])
+        for i in [*sorted(range(len(crops)), key=lambda k: (heights[k], widths[k])), -1]:
+            if group and (
+                i < 0
+                or heights[i] != heights[group[0]]
+                or widths[i] > WIDTH_SPREAD * widths[group[0]]
+            ):
+                batch = [crops[j] for j in group]
+                probs = self._run(batch, heights[group[0]], widths[group[-1]])
                 for j, p in zip(group, probs, strict=True):
                     out[j] = p
                 group = []
             group.append(i)
         return out
 
-    def _width(self, crop: Image) -> int:
+    def _width(self, crop: Image, height: int) -> int:
         aspect = float(crop.shape[1]) / max(1, int(crop.shape[0]))
-        return math.ceil(self.config.input_height * min(MAX_ASPECT, aspect) / 8) * 8
+        return math.ceil(height * min(MAX_ASPECT, aspect) / 8) * 8
 
-    def _run(self, crops: Sequence[Image], width: int) -> list[FloatArray]:
+    def _run(self, crops: Sequence[Image], height: int, width: int) -> list[FloatArray]:
         if not crops:
             return []
-        batch = np.stack([self._prepare(c, width) for c in crops])
+        batch = np.stack([self._prepare(c, height, width) for c in crops])
         raw = np.asarray(self.session.run(None, {self.input_name: batch})[0], dtype=np.float32)
         return [self._to_probs(raw, i) for i in range(len(crops))]
 
