@@ -80,6 +80,7 @@ def test_other_regions_use_their_own_formats() -> None:
     assert region("eu").match("RK878AC") is not None
     assert region("eu").match("STOP") is None  # words without a digit are not plates
     assert region("us").match("10DTM") is not None
+    assert region("us").match("14845900") is None  # a phone number on a van, not a plate
 
 
 # --- decoding --------------------------------------------------------------------------------
