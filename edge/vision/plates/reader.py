@@ -164,18 +164,20 @@ class PlateReader:
         cut by another system, or a still of one plate); a frame without a plate at the
         detector's input size is searched again at `retry_size`.
         """
-        t0 = time.perf_counter()
+        spent = 0.0
         whole = whole_plate(image)
         if whole is not None:
+            t0 = time.perf_counter()
             crop = join_rows(image) if whole.two_row else self._trim(image)
             reads = self._accept(image, [whole], [crop])
+            spent = time.perf_counter() - t0
             if reads:
-                return FrameReading([whole], reads, time.perf_counter() - t0)
+                return FrameReading([whole], reads, spent)
         limit = self.config.max_candidates
         candidates = self.detector.detect(image)[:limit]
         t0 = time.perf_counter()
         reads = self.read_candidates(image, candidates)
-        spent = time.perf_counter() - t0
+        spent += time.perf_counter() - t0
         retry = self.config.detector.retry_size
         larger = retry > self.config.detector.input_size
         if not reads and larger and isinstance(self.detector, PpocrDetector):
