@@ -98,6 +98,19 @@ def rapidocr_wheel_models() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
+def _batches(heights: Sequence[int], widths: Sequence[int]) -> list[list[int]]:
+    """Crop indices per model call: one input height, widths within WIDTH_SPREAD of the
+    narrowest (the call pads every crop to the widest)."""
+    batches: list[list[int]] = []
+    for i in sorted(range(len(heights)), key=lambda k: (heights[k], widths[k])):
+        last = batches[-1] if batches else None
+        if last and heights[i] == heights[last[0]] and widths[i] <= WIDTH_SPREAD * widths[last[0]]:
+            last.append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
 class Recogniser:
     """Crops in, (T, V) CTC probabilities out, with the vocabulary to read them."""
 
@@ -162,19 +175,10 @@ class Recogniser:
         heights = [self._height(c) for c in crops]
         widths = [self._width(c, h) for c, h in zip(crops, heights, strict=True)]
         out: list[FloatArray] = [np.zeros((0, 0), np.float32)] * len(crops)
-        group: list[int] = []
-        for i in [*sorted(range(len(crops)), key=lambda k: (heights[k], widths[k])), -1]:
-            if group and (
-                i < 0
-                or heights[i] != heights[group[0]]
-                or widths[i] > WIDTH_SPREAD * widths[group[0]]
-            ):
-                batch = [crops[j] for j in group]
-                probs = self._run(batch, heights[group[0]], widths[group[-1]])
-                for j, p in zip(group, probs, strict=True):
-                    out[j] = p
-                group = []
-            group.append(i)
+        for group in _batches(heights, widths):
+            probs = self._run([crops[j] for j in group], heights[group[0]], widths[group[-1]])
+            for j, p in zip(group, probs, strict=True):
+                out[j] = p
         return out
 
     def _width(self, crop: Image, height: int) -> int:
