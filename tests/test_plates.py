@@ -435,3 +435,15 @@ def test_eu_coat_of_arms_is_blanked_and_the_text_kept() -> None:
     assert np.array_equal(out[:, 40:], plate[:, 40:])  # the registration is untouched
     yellow = np.full((48, 240, 3), (30, 190, 230), np.uint8)  # a coloured plate is left whole
     assert np.array_equal(blank_emblems(yellow), yellow)
+
+
+def test_a_band_sliver_is_blanked_but_not_the_letter_beside_it() -> None:
+    # a tight text box keeps a sliver of the blue EU band; the first letter's colour fringes
+    # join it when closed, but the letter must stay
+    plate = np.full((48, 240, 3), 235, np.uint8)
+    plate[:, :5] = (200, 60, 30)
+    cv2.rectangle(plate, (12, 8), (26, 40), (20, 20, 20), -1)  # the letter
+    plate[8:40:3, 10:12] = (40, 40, 210)  # sparse red fringe on its left edge
+    out = blank_emblems(plate)
+    assert int(np.abs(out[:, :5].astype(int) - 235).max()) < 20  # the band is background
+    assert np.array_equal(out[:, 12:27], plate[:, 12:27])  # the letter is untouched

@@ -38,6 +38,7 @@ def warp(image: Image, quad: npt.NDArray[np.float32], height: int) -> Image:
 EMBLEM_LEFT = 0.2  # a band or coat of arms starting within this share of the width
 SATURATED = 110  # HSV saturation of emblem colours; a tinted white plate stays below it
 COLOURED_PLATE = 0.3  # saturated share above which the plate itself is coloured: left alone
+BAND_SOLID = 0.3  # saturated share of a column that makes it part of a left band or emblem
 
 
 def blank_emblems(plate: Image) -> Image:
@@ -66,7 +67,11 @@ def blank_emblems(plate: Image) -> Image:
         if area < 0.01 * h * w or bh < 0.2 * h:
             continue  # a colour fringe along a letter, not an emblem
         if x < EMBLEM_LEFT * w:
-            out[:, : x + bw + pad] = background
+            # up to the band's last solid column: colour fringes of the first letter join the
+            # closed blob, and blanking the whole blob would take the letter with it
+            solid = np.nonzero(mask[:, x : x + bw].mean(axis=0) >= BAND_SOLID)[0]
+            if solid.size:
+                out[:, : x + int(solid[-1]) + 1 + pad] = background
         else:
             out[max(0, y - pad) : y + bh + pad, max(0, x - pad) : x + bw + pad] = background
     return out
