@@ -132,6 +132,22 @@ def test_decoder_prefers_a_national_format_where_a_character_is_in_doubt() -> No
     assert got is not None and got.text == "LM298A1"
 
 
+
+def spelled(text: str) -> list[str]:
+    """CTC frames spelling text, a blank after each character."""
+    return [f for ch in text for f in (ch, "")]
+
+
+def test_us_plates_write_the_letter_o_as_zero_but_words_stay_words() -> None:
+    # most states print O and 0 alike; US labels (and DMV lookups) write 0
+    got = decoder("us").decode(ctc_probs(spelled("ACOM7V"), VOCAB))
+    assert got is not None and got.text == "AC0M7V"
+    # a state name is checked as read, before O becomes 0: it has no digit, so no plate
+    assert decoder("us").decode(ctc_probs(spelled("ARIZONA"), VOCAB)) is None
+    # other regions keep the letter where their formats have one
+    got = decoder("br").decode(ctc_probs(spelled("OUH9191"), VOCAB))
+    assert got is not None and got.text == "OUH9191"
+
 @pytest.mark.parametrize("name", ["cn", "eu", "us"])
 def test_best_path_shortcut_reads_what_the_full_search_reads(name: str) -> None:
     # where the unconstrained best path already spells a plate, decode() skips the search:

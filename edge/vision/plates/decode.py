@@ -11,7 +11,7 @@ rows of one state array, so the cost is one small numpy pass per time step.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -125,7 +125,11 @@ class PlateDecoder:
         sub = probs[:, self.index]
         blank = probs[:, self.blank] + probs[:, self.sep_index].sum(axis=1)
         greedy = float(np.log(probs.max(axis=1) + EPS).sum())
-        return self._best_path(sub, blank, greedy) or self._search(sub, blank, greedy)
+        found = self._best_path(sub, blank, greedy) or self._search(sub, blank, greedy)
+        if found is None or not self.region.write_as:
+            return found
+        # checked against the formats as read (ARIZONA is a word, not a plate), written as usual
+        return replace(found, text=self.region.written(found.text))
 
     def _best_path(self, sub: FloatArray, blank: FloatArray, greedy: float) -> Decoded | None:
         """The unconstrained best path, when it already spells a plate of a top-prior template.

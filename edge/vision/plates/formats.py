@@ -48,6 +48,7 @@ class Region:
     separators: str
     templates: tuple[Template, ...]
     left_emblem: bool = False  # plates may carry a coloured band or coat of arms at the left
+    write_as: tuple[tuple[str, str], ...] = ()  # (as read, as written): glyphs printed alike
 
     @property
     def charset(self) -> str:
@@ -57,6 +58,13 @@ class Region:
             for slot in template.slots:
                 seen.update(dict.fromkeys(slot))
         return "".join(seen)
+
+    def written(self, text: str) -> str:
+        """A reading as the region writes its plates (O -> 0 where they are printed alike)."""
+        if not self.write_as:
+            return text
+        read, written = ("".join(chars) for chars in zip(*self.write_as, strict=True))
+        return text.translate(str.maketrans(read, written))
 
     def match(self, text: str) -> Template | None:
         """The first template that accepts text, or None (text is not a plate of this region)."""
@@ -89,7 +97,11 @@ def _region(name: str, spec: dict[str, Any], classes: dict[str, str]) -> Region:
         for slots in _expand(fmt["pattern"], classes, where):
             templates.append(Template(fmt["name"], slots, regex, colors, prior))
     separators = str(spec.get("separators", ""))
-    return Region(name, separators, tuple(templates), bool(spec.get("left_emblem", False)))
+    write_as = {str(a): str(b) for a, b in (spec.get("write_as") or {}).items()}
+    if any(len(a) != 1 or len(b) != 1 for a, b in write_as.items()):
+        raise ConfigError(f"{FORMATS_FILE}: regions.{name}.write_as: one character to one")
+    left_emblem = bool(spec.get("left_emblem", False))
+    return Region(name, separators, tuple(templates), left_emblem, tuple(write_as.items()))
 
 
 @cache
