@@ -2,7 +2,7 @@
 
 Pipelines compared on the same images:
   ours        the unit's plate reader with its default config (edge.vision.plates): PP-OCRv4
-              mobile text detector (a second pass at 960 px on a frame without a plate) -> plate
+              mobile text detector (a second pass at 1280 px on a frame without a plate) -> plate
               grouping -> PP-OCRv4 recogniser with format-aware CTC decoding, and for region cn
               the project's plate model on the plates PP-OCR is not sure of
   ours-ppocr  the same with the PP-OCR recogniser alone for every region

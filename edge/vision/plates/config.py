@@ -29,12 +29,13 @@ class DetectorConfig(ConfigModel):
         640, ge=160, le=2048, description="ppocr-det: longest side in px; yolo-plate: square side"
     )
     retry_size: int = Field(
-        960,
+        1280,
         ge=0,
         le=2048,
         description="ppocr-det: when a frame gives no plate at input_size, detect again at this "
-        "longest side (0 = never): small plates in a large frame need it, and it costs a "
-        "second, slower pass only on frames without a plate",
+        "longest side (0 = never): small plates in a large frame need it, and so do plates in "
+        "a small image (the detector sees them better enlarged); it costs a second, slower "
+        "pass only on frames without a plate",
     )
     score_threshold: float = Field(
         0.3, ge=0.0, le=1.0, description="minimum detection score (yolo: obj*class; DB: box mean)"
