@@ -12,6 +12,7 @@ Two model contracts, chosen by `detector.type`:
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,12 @@ Quad = npt.NDArray[np.float32]  # (4, 2): top-left, top-right, bottom-right, bot
 DB_BIN_THRESHOLD = 0.3  # PP-OCR's pixel threshold on the DB probability map
 DB_UNCLIP = 1.6  # PP-OCR's box expansion ratio
 TWO_ROW_ASPECT = (1.3, 2.6)  # width / height of a two-row plate's box (GA 36: 440 x 220 mm)
+# widest text line read as a plate: an EU plate (520 x 110 mm, 4.7) measures up to 5.2 with the
+# detector's margins; a longer line is a plate joined to other text, which no format accepts
+MAX_ASPECT = 7.0
+TILE = 768  # px: the largest detector input side run in one piece
+TILE_OVERLAP = 160  # px at the detector's scale, wider than a plate small enough to need tiles
+REPEAT_OVERLAP = 0.6  # a line overlapping a larger one this much (of its area) is a repeat
 
 
 @dataclass(frozen=True)
@@ -79,15 +86,23 @@ class PpocrDetector:
 
     def detect(self, image: Image, size: int = 0) -> list[Candidate]:
         """Plate candidates in a BGR image, best first, detected at `size` px longest side
-        (default: input_size)."""
+        (default: input_size); a larger input than TILE px is detected in overlapping tiles."""
         h, w = image.shape[:2]
         scale = (size or self.config.input_size) / max(h, w)
+        lines: list[Candidate] = []
+        for x0, y0, x1, y1 in tiles(w, h, scale):
+            found = self._detect_lines(image[y0:y1, x0:x1], scale)
+            shift = np.array([x0, y0], np.float32)
+            lines += [Candidate(c.quad + shift, c.score, c.two_row) for c in found]
+        return group_lines(drop_repeats(lines), self.config.min_height)
+
+    def _detect_lines(self, image: Image, scale: float) -> list[Candidate]:
+        h, w = image.shape[:2]
         nh, nw = (max(32, round(h * scale / 32) * 32), max(32, round(w * scale / 32) * 32))
         resized = cv2.resize(image, (nw, nh))
         x = (resized.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]
         prob = np.asarray(self.session.run(None, {self.input_name: x})[0])[0, 0]
-        lines = self._lines(prob, (w / nw, h / nh))
-        return group_lines(lines, self.config.min_height)
+        return self._lines(prob, (w / nw, h / nh))
 
     def _lines(self, prob: npt.NDArray[np.float32], sxy: tuple[float, float]) -> list[Candidate]:
         raw = np.asarray(prob > DB_BIN_THRESHOLD, dtype=np.uint8)
@@ -109,6 +124,40 @@ class PpocrDetector:
             pts = pts * np.array(sxy, dtype=np.float32)
             lines.append(Candidate(order_quad(pts), score, two_row=False))
         return lines
+
+
+def _spans(length: int, scale: float) -> list[tuple[int, int]]:
+    """Overlapping [start, end) spans of one image axis whose detector input is at most TILE."""
+    n = max(1, math.ceil((length * scale - TILE_OVERLAP) / (TILE - TILE_OVERLAP)))
+    if n == 1:
+        return [(0, length)]
+    overlap = TILE_OVERLAP / scale
+    step = (length - overlap) / n
+    return [(round(i * step), min(length, round((i + 1) * step + overlap))) for i in range(n)]
+
+
+def tiles(w: int, h: int, scale: float) -> list[tuple[int, int, int, int]]:
+    """Image regions x0, y0, x1, y1 detected one at a time at `scale`: tiles bound the
+    detector's memory (its activations grow with the input's area) on a large second pass."""
+    return [(x0, y0, x1, y1) for y0, y1 in _spans(h, scale) for x0, x1 in _spans(w, scale)]
+
+
+def drop_repeats(lines: list[Candidate]) -> list[Candidate]:
+    """One of each text line two tiles both saw: the larger (a line cut at a tile's edge is
+    also found whole in its neighbour)."""
+    kept: list[Candidate] = []
+    for line in sorted(lines, key=lambda c: -float(np.prod(quad_size(c.quad)))):
+        if all(_box_overlap(line.box, k.box) < REPEAT_OVERLAP for k in kept):
+            kept.append(line)
+    return kept
+
+
+def _box_overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Intersection over the smaller box's area."""
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return ix * iy / max(1, smaller)
 
 
 def _merge(quads: Sequence[Quad]) -> Quad:
@@ -166,7 +215,7 @@ def group_lines(lines: list[Candidate], min_height: int) -> list[Candidate]:
     for line in lines:
         w, h = quad_size(line.quad)
         aspect = w / max(h, 1.0)
-        if h >= min_height and 1.3 <= aspect <= 12:
+        if h >= min_height and 1.3 <= aspect <= MAX_ASPECT:
             out.append(line)
         if h >= 2 * min_height and TWO_ROW_ASPECT[0] <= aspect <= TWO_ROW_ASPECT[1]:
             # a two-row plate whose rows the text detector saw as one block: read it as such too
