@@ -19,7 +19,7 @@ from edge.sim.plates import render_plate
 from edge.vision.plates import PlateRead, PlateReader, PlatesConfig, recognise, vote
 from edge.vision.plates.config import RecogniserConfig
 from edge.vision.plates.decode import Decoded, PlateDecoder, fuse
-from edge.vision.plates.detect import Candidate, group_lines
+from edge.vision.plates.detect import TILE, Candidate, group_lines, tiles
 from edge.vision.plates.formats import region
 from edge.vision.plates.reader import blank_emblems
 from edge.vision.plates.recognise import Recogniser
@@ -132,7 +132,6 @@ def test_decoder_prefers_a_national_format_where_a_character_is_in_doubt() -> No
     assert got is not None and got.text == "LM298A1"
 
 
-
 def spelled(text: str) -> list[str]:
     """CTC frames spelling text, a blank after each character."""
     return [f for ch in text for f in (ch, "")]
@@ -147,6 +146,7 @@ def test_us_plates_write_the_letter_o_as_zero_but_words_stay_words() -> None:
     # other regions keep the letter where their formats have one
     got = decoder("br").decode(ctc_probs(spelled("OUH9191"), VOCAB))
     assert got is not None and got.text == "OUH9191"
+
 
 @pytest.mark.parametrize("name", ["cn", "eu", "us"])
 def test_best_path_shortcut_reads_what_the_full_search_reads(name: str) -> None:
@@ -239,6 +239,37 @@ def test_a_small_plate_in_a_large_frame_is_found_on_the_second_pass() -> None:
     one_pass = PlateReader(PlatesConfig.model_validate({"detector": {"retry_size": 0}}))
     assert one_pass.read(frame) == []
     assert [r.text for r in PlateReader(PlatesConfig()).read(frame)] == ["皖A12345"]
+
+
+def test_a_large_pass_is_cut_in_tiles_and_a_plate_on_a_tile_edge_is_read_once() -> None:
+    # 1920x1080 at 1280 px: two tiles, each detector input at most TILE px a side (memory)
+    spans = tiles(1920, 1080, 1280 / 1920)
+    assert len(spans) == 2
+    assert all(max(x1 - x0, y1 - y0) * 1280 / 1920 <= TILE for x0, y0, x1, y1 in spans)
+    edge = spans[0][2]  # the first tile ends inside the second
+    frame = np.full((1080, 1920, 3), 90, np.uint8)
+    small = cv2.resize(render_plate("皖A12345", "blue"), (60, 19), interpolation=cv2.INTER_AREA)
+    frame[600:619, edge - 30 : edge + 30] = small
+    reads = PlateReader(PlatesConfig()).read(frame)
+    assert [r.text for r in reads] == ["皖A12345"]
+    x1, _, x2, _ = reads[0].box
+    assert x1 <= edge - 30 and x2 >= edge + 30  # the whole plate, not the piece one tile saw
+
+
+def test_a_small_plate_whose_outline_cut_off_its_province_is_read_from_a_closer_look(
+    reader: PlateReader,
+) -> None:
+    frame = np.full((1080, 1920, 3), 90, np.uint8)
+    frame[500:532, 800:900] = cv2.resize(render_plate("皖A12345", "blue"), (100, 32))
+    # the rough outline a 640 px pass gives a plate 11 px tall: the province is left out
+    cut = Candidate(
+        np.array([[832, 500], [902, 500], [902, 532], [832, 532]], np.float32), 0.9, False
+    )
+    assert reader.read_candidates(frame, [cut]) == []
+    reads = reader._refine(frame, [cut], [], 640)
+    assert [r.text for r in reads] == ["皖A12345"]
+    # a candidate large enough at the detector's scale keeps its outline: no second look
+    assert reader._refine(frame, [cut], [], 1920) == []
 
 
 def test_reads_held_out_ccpd_crops(reader: PlateReader) -> None:

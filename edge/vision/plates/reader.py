@@ -85,6 +85,9 @@ def join_rows(plate: Image) -> Image:
     return np.asarray(cv2.hconcat(scaled), dtype=np.uint8)
 
 
+REFINE_BELOW = 16  # px at the detector's scale: a shorter candidate's outline is rough
+REFINE_HEIGHT = 32  # px: it is detected again in a window enlarged to make it this tall
+REFINE_MAX = 3  # windows per frame, best candidates first
 WHOLE_PLATE_MAX_HEIGHT = 250  # px: an image this small and plate-shaped may be one plate
 TWO_ROW_BELOW = 2.2  # width / height under which a plate crop is a two-row plate (GA 36: 2.0)
 
@@ -183,14 +186,55 @@ class PlateReader:
         t0 = time.perf_counter()
         reads = self.read_candidates(image, candidates)
         spent += time.perf_counter() - t0
+        size = self.config.detector.input_size
         retry = self.config.detector.retry_size
-        larger = retry > self.config.detector.input_size
+        larger = retry > size
         if not reads and larger and isinstance(self.detector, PpocrDetector):
             candidates = self.detector.detect(image, retry)[:limit]
             t0 = time.perf_counter()
             reads = self.read_candidates(image, candidates)
             spent += time.perf_counter() - t0
+            size = retry
+        if isinstance(self.detector, PpocrDetector):
+            t0 = time.perf_counter()
+            reads = self._refine(image, candidates, reads, size)
+            spent += time.perf_counter() - t0
         return FrameReading(candidates, reads, spent)
+
+    def _refine(
+        self, image: Image, candidates: list[Candidate], reads: list[PlateRead], size: int
+    ) -> list[PlateRead]:
+        """`reads` and the plates of small unread candidates, each detected again enlarged in a
+        window around it (at most REFINE_MAX windows).
+
+        A plate a dozen pixels tall at the detector's `size` gets a rough outline that often
+        cuts off its first characters; seen again enlarged, the outline fits the plate.
+        """
+        det = self.detector
+        assert isinstance(det, PpocrDetector)
+        h_img, w_img = image.shape[:2]
+        scale = size / max(h_img, w_img)
+        kept = list(reads)
+        tried: list[tuple[int, int, int, int]] = []
+        for cand in candidates:
+            w, h = quad_size(cand.quad)
+            box = cand.box
+            if h * scale >= REFINE_BELOW or len(tried) >= REFINE_MAX:
+                continue
+            if any(_overlap(box, b) >= OVERLAP for b in tried + [r.box for r in kept]):
+                continue
+            tried.append(box)
+            x1, y1 = max(0, box[0] - round(w)), max(0, box[1] - round(2 * h))
+            x2, y2 = min(w_img, box[2] + round(w)), min(h_img, box[3] + round(2 * h))
+            window = image[y1:y2, x1:x2]
+            enlarged = max(window.shape[:2]) * REFINE_HEIGHT / max(h, 1.0)
+            inner = det.detect(window, int(np.clip(enlarged, 160, det.config.input_size)))[:2]
+            shift = np.array([x1, y1], np.float32)
+            shifted = [Candidate(c.quad + shift, c.score, c.two_row) for c in inner]
+            for read in self.read_candidates(image, shifted):
+                if all(_overlap(read.box, k.box) < OVERLAP for k in kept):
+                    kept.append(read)
+        return sorted(kept, key=lambda r: -r.confidence)
 
     def read_candidates(self, image: Image, candidates: list[Candidate]) -> list[PlateRead]:
         """Read given plate regions (e.g. from another detector) on one BGR frame."""
