@@ -147,12 +147,12 @@ def drop_repeats(lines: list[Candidate]) -> list[Candidate]:
     also found whole in its neighbour)."""
     kept: list[Candidate] = []
     for line in sorted(lines, key=lambda c: -float(np.prod(quad_size(c.quad)))):
-        if all(_box_overlap(line.box, k.box) < REPEAT_OVERLAP for k in kept):
+        if all(box_overlap(line.box, k.box) < REPEAT_OVERLAP for k in kept):
             kept.append(line)
     return kept
 
 
-def _box_overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+def box_overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     """Intersection over the smaller box's area."""
     ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))

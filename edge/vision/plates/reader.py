@@ -13,7 +13,13 @@ import numpy.typing as npt
 from edge.vision.plates.color import classify_color
 from edge.vision.plates.config import PlatesConfig
 from edge.vision.plates.decode import Decoded, PlateDecoder, fuse
-from edge.vision.plates.detect import Candidate, PpocrDetector, make_detector, quad_size
+from edge.vision.plates.detect import (
+    Candidate,
+    PpocrDetector,
+    box_overlap,
+    make_detector,
+    quad_size,
+)
 from edge.vision.plates.formats import region as get_region
 from edge.vision.plates.recognise import Recogniser, resolve
 from edge.vision.plates.runtime import sha256_file
@@ -113,13 +119,6 @@ def issued_in(decoded: Decoded, color: str | None) -> bool:
     return color is None or allowed is None or color in allowed
 
 
-def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return ix * iy / max(1, smaller)
-
-
 @dataclass(frozen=True)
 class FrameReading:
     """One frame's plates, the candidates the last detection pass gave, and the seconds spent
@@ -170,7 +169,8 @@ class PlateReader:
 
         An image small and shaped like a plate is first read whole, as a plate crop (a crop
         cut by another system, or a still of one plate); a frame without a plate at the
-        detector's input size is searched again at `retry_size`.
+        detector's input size is searched again at `retry_size`; small candidates that gave
+        no plate are looked at again, enlarged (`_refine`).
         """
         spent = 0.0
         whole = whole_plate(image)
@@ -221,7 +221,7 @@ class PlateReader:
             box = cand.box
             if h * scale >= REFINE_BELOW or len(tried) >= REFINE_MAX:
                 continue
-            if any(_overlap(box, b) >= OVERLAP for b in tried + [r.box for r in kept]):
+            if any(box_overlap(box, b) >= OVERLAP for b in tried + [r.box for r in kept]):
                 continue
             tried.append(box)
             x1, y1 = max(0, box[0] - round(w)), max(0, box[1] - round(2 * h))
@@ -232,7 +232,7 @@ class PlateReader:
             shift = np.array([x1, y1], np.float32)
             shifted = [Candidate(c.quad + shift, c.score, c.two_row) for c in inner]
             for read in self.read_candidates(image, shifted):
-                if all(_overlap(read.box, k.box) < OVERLAP for k in kept):
+                if all(box_overlap(read.box, k.box) < OVERLAP for k in kept):
                     kept.append(read)
         return sorted(kept, key=lambda r: -r.confidence)
 
@@ -259,7 +259,7 @@ class PlateReader:
         reads.sort(key=lambda r: -r.confidence)
         kept: list[PlateRead] = []
         for r in reads:
-            if all(_overlap(r.box, k.box) < OVERLAP for k in kept):
+            if all(box_overlap(r.box, k.box) < OVERLAP for k in kept):
                 kept.append(r)
         return kept
 
