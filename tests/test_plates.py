@@ -266,10 +266,10 @@ def test_a_small_plate_whose_outline_cut_off_its_province_is_read_from_a_closer_
         np.array([[832, 500], [902, 500], [902, 532], [832, 532]], np.float32), 0.9, False
     )
     assert reader.read_candidates(frame, [cut]) == []
-    reads = reader._refine(frame, [cut], [], 640)
+    reads, _ = reader._refine(frame, [cut], [], 640)
     assert [r.text for r in reads] == ["皖A12345"]
     # a candidate large enough at the detector's scale keeps its outline: no second look
-    assert reader._refine(frame, [cut], [], 1920) == []
+    assert reader._refine(frame, [cut], [], 1920)[0] == []
 
 
 def test_reads_held_out_ccpd_crops(reader: PlateReader) -> None:

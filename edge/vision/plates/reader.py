@@ -196,16 +196,15 @@ class PlateReader:
             spent += time.perf_counter() - t0
             size = retry
         if isinstance(self.detector, PpocrDetector):
-            t0 = time.perf_counter()
-            reads = self._refine(image, candidates, reads, size)
-            spent += time.perf_counter() - t0
+            reads, reading = self._refine(image, candidates, reads, size)
+            spent += reading
         return FrameReading(candidates, reads, spent)
 
     def _refine(
         self, image: Image, candidates: list[Candidate], reads: list[PlateRead], size: int
-    ) -> list[PlateRead]:
+    ) -> tuple[list[PlateRead], float]:
         """`reads` and the plates of small unread candidates, each detected again enlarged in a
-        window around it (at most REFINE_MAX windows).
+        window around it (at most REFINE_MAX windows), and the seconds spent reading them.
 
         A plate a dozen pixels tall at the detector's `size` gets a rough outline that often
         cuts off its first characters; seen again enlarged, the outline fits the plate.
@@ -215,6 +214,7 @@ class PlateReader:
         h_img, w_img = image.shape[:2]
         scale = size / max(h_img, w_img)
         kept = list(reads)
+        reading = 0.0
         tried: list[tuple[int, int, int, int]] = []
         for cand in candidates:
             w, h = quad_size(cand.quad)
@@ -231,10 +231,12 @@ class PlateReader:
             inner = det.detect(window, int(np.clip(enlarged, 160, det.config.input_size)))[:2]
             shift = np.array([x1, y1], np.float32)
             shifted = [Candidate(c.quad + shift, c.score, c.two_row) for c in inner]
+            t0 = time.perf_counter()
             for read in self.read_candidates(image, shifted):
                 if all(box_overlap(read.box, k.box) < OVERLAP for k in kept):
                     kept.append(read)
-        return sorted(kept, key=lambda r: -r.confidence)
+            reading += time.perf_counter() - t0
+        return sorted(kept, key=lambda r: -r.confidence), reading
 
     def read_candidates(self, image: Image, candidates: list[Candidate]) -> list[PlateRead]:
         """Read given plate regions (e.g. from another detector) on one BGR frame."""
