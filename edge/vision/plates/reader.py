@@ -227,6 +227,8 @@ class PlateReader:
             x1, y1 = max(0, box[0] - round(w)), max(0, box[1] - round(2 * h))
             x2, y2 = min(w_img, box[2] + round(w)), min(h_img, box[3] + round(2 * h))
             window = image[y1:y2, x1:x2]
+            if min(window.shape[:2]) < 8:
+                continue  # an outline (almost) outside the frame
             enlarged = max(window.shape[:2]) * REFINE_HEIGHT / max(h, 1.0)
             inner = det.detect(window, int(np.clip(enlarged, 160, det.config.input_size)))[:2]
             shift = np.array([x1, y1], np.float32)
