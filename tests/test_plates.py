@@ -272,6 +272,27 @@ def test_a_small_plate_whose_outline_cut_off_its_province_is_read_from_a_closer_
     assert reader._refine(frame, [cut], [], 1920)[0] == []
 
 
+def test_a_closer_look_that_reads_more_of_the_plate_replaces_the_rough_reading() -> None:
+    us = PlateReader(PlatesConfig(region="us"))
+    frame = np.full((1080, 1920, 3), 90, np.uint8)
+    frame[500:532, 800:900] = cv2.resize(render_plate("7AWV401", "white"), (100, 32))
+    # a rough outline that left out the first character still spells a US plate
+    cut = Candidate(
+        np.array([[818, 500], [902, 500], [902, 532], [818, 532]], np.float32), 0.9, False
+    )
+    rough = us.read_candidates(frame, [cut])
+    assert [r.text for r in rough] == ["AWV401"]
+    reads, _ = us._refine(frame, [cut], rough, 640)
+    assert [r.text for r in reads] == ["7AWV401"]
+
+
+def test_only_regions_with_two_row_plates_read_a_squarish_plate_as_two_rows() -> None:
+    us_plate = cv2.resize(render_plate("7AWV401", "white"), (120, 60))  # 2:1, as US plates are
+    assert [r.text for r in PlateReader(PlatesConfig(region="us")).read(us_plate)] == ["7AWV401"]
+    truck = render_plate("鲁B12345", "yellow", two_row=True)
+    assert [r.text for r in PlateReader(PlatesConfig(region="cn")).read(truck)] == ["鲁B12345"]
+
+
 def test_reads_held_out_ccpd_crops(reader: PlateReader) -> None:
     # the quarter of the crops the plate-cn model never saw in training (models/plate_rec)
     with (CROPS / "labels.csv").open(encoding="utf-8") as fh:

@@ -49,6 +49,7 @@ class Region:
     templates: tuple[Template, ...]
     left_emblem: bool = False  # plates may carry a coloured band or coat of arms at the left
     write_as: tuple[tuple[str, str], ...] = ()  # (as read, as written): glyphs printed alike
+    two_row: bool = False  # plates with two rows of text in the Chinese layout (GA 36)
 
     @property
     def charset(self) -> str:
@@ -101,7 +102,8 @@ def _region(name: str, spec: dict[str, Any], classes: dict[str, str]) -> Region:
     if any(len(a) != 1 or len(b) != 1 for a, b in write_as.items()):
         raise ConfigError(f"{FORMATS_FILE}: regions.{name}.write_as: one character to one")
     left_emblem = bool(spec.get("left_emblem", False))
-    return Region(name, separators, tuple(templates), left_emblem, tuple(write_as.items()))
+    two_row = bool(spec.get("two_row", False))
+    return Region(name, separators, tuple(templates), left_emblem, tuple(write_as.items()), two_row)
 
 
 @cache

@@ -98,14 +98,15 @@ WHOLE_PLATE_MAX_HEIGHT = 250  # px: an image this small and plate-shaped may be 
 TWO_ROW_BELOW = 2.2  # width / height under which a plate crop is a two-row plate (GA 36: 2.0)
 
 
-def whole_plate(image: Image) -> Candidate | None:
-    """The whole image as a plate candidate if it is small and shaped like a plate crop."""
+def whole_plate(image: Image, two_row: bool) -> Candidate | None:
+    """The whole image as a plate candidate if it is small and shaped like a plate crop (a
+    two-row plate if it is that square and the region has two-row plates)."""
     h, w = image.shape[:2]
     aspect = w / max(h, 1)
     if h > WHOLE_PLATE_MAX_HEIGHT or not 1.5 <= aspect <= 6.5:
         return None
     quad = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
-    return Candidate(quad, 1.0, two_row=aspect < TWO_ROW_BELOW)
+    return Candidate(quad, 1.0, two_row=two_row and aspect < TWO_ROW_BELOW)
 
 
 def issued_in(decoded: Decoded, color: str | None) -> bool:
@@ -173,7 +174,7 @@ class PlateReader:
         no plate are looked at again, enlarged (`_refine`).
         """
         spent = 0.0
-        whole = whole_plate(image)
+        whole = whole_plate(image, self.region.two_row)
         if whole is not None:
             t0 = time.perf_counter()
             crop = join_rows(image) if whole.two_row else self._trim(image)
@@ -182,7 +183,7 @@ class PlateReader:
             if reads:
                 return FrameReading([whole], reads, spent)
         limit = self.config.max_candidates
-        candidates = self.detector.detect(image)[:limit]
+        candidates = self._layouts(self.detector.detect(image))[:limit]
         t0 = time.perf_counter()
         reads = self.read_candidates(image, candidates)
         spent += time.perf_counter() - t0
@@ -190,7 +191,7 @@ class PlateReader:
         retry = self.config.detector.retry_size
         larger = retry > size
         if not reads and larger and isinstance(self.detector, PpocrDetector):
-            candidates = self.detector.detect(image, retry)[:limit]
+            candidates = self._layouts(self.detector.detect(image, retry))[:limit]
             t0 = time.perf_counter()
             reads = self.read_candidates(image, candidates)
             spent += time.perf_counter() - t0
@@ -203,11 +204,13 @@ class PlateReader:
     def _refine(
         self, image: Image, candidates: list[Candidate], reads: list[PlateRead], size: int
     ) -> tuple[list[PlateRead], float]:
-        """`reads` and the plates of small unread candidates, each detected again enlarged in a
+        """`reads` with what small candidates show when each is detected again, enlarged, in a
         window around it (at most REFINE_MAX windows), and the seconds spent reading them.
 
         A plate a dozen pixels tall at the detector's `size` gets a rough outline that often
-        cuts off its first characters; seen again enlarged, the outline fits the plate.
+        cuts off its first characters; seen again enlarged, the outline fits the plate. A new
+        plate is added; a reading that holds the rough outline's reading and more (7AWV401 for
+        AWV401) replaces it.
         """
         det = self.detector
         assert isinstance(det, PpocrDetector)
@@ -221,7 +224,7 @@ class PlateReader:
             box = cand.box
             if h * scale >= REFINE_BELOW or len(tried) >= REFINE_MAX:
                 continue
-            if any(box_overlap(box, b) >= OVERLAP for b in tried + [r.box for r in kept]):
+            if any(box_overlap(box, b) >= OVERLAP for b in tried):
                 continue
             tried.append(box)
             x1, y1 = max(0, box[0] - round(w)), max(0, box[1] - round(2 * h))
@@ -230,15 +233,24 @@ class PlateReader:
             if min(window.shape[:2]) < 8:
                 continue  # an outline (almost) outside the frame
             enlarged = max(window.shape[:2]) * REFINE_HEIGHT / max(h, 1.0)
-            inner = det.detect(window, int(np.clip(enlarged, 160, det.config.input_size)))[:2]
+            local = int(np.clip(enlarged, 160, det.config.input_size))
+            inner = self._layouts(det.detect(window, local))[:2]
             shift = np.array([x1, y1], np.float32)
             shifted = [Candidate(c.quad + shift, c.score, c.two_row) for c in inner]
             t0 = time.perf_counter()
             for read in self.read_candidates(image, shifted):
-                if all(box_overlap(read.box, k.box) < OVERLAP for k in kept):
-                    kept.append(read)
+                same = [k for k in kept if box_overlap(read.box, k.box) >= OVERLAP]
+                # a reading that holds the rough outline's one and more is the whole plate
+                if all(k.text in read.text and k.text != read.text for k in same):
+                    kept = [k for k in kept if k not in same] + [read]
             reading += time.perf_counter() - t0
         return sorted(kept, key=lambda r: -r.confidence), reading
+
+    def _layouts(self, candidates: list[Candidate]) -> list[Candidate]:
+        """The candidates in the region's plate layouts: two-row readings (join_rows, the
+        Chinese layout) only where plates have two rows; elsewhere a plate with its state name
+        above the number would be read as two rows, as garbage."""
+        return candidates if self.region.two_row else [c for c in candidates if not c.two_row]
 
     def read_candidates(self, image: Image, candidates: list[Candidate]) -> list[PlateRead]:
         """Read given plate regions (e.g. from another detector) on one BGR frame."""
