@@ -376,6 +376,15 @@ def test_a_text_block_shaped_like_a_two_row_plate_is_also_read_as_two_rows() -> 
     ]
 
 
+def test_a_line_longer_than_any_plate_is_not_a_candidate() -> None:
+    # an EU plate with the detector's margins is about 5:1; a 10:1 line is a banner or a plate
+    # run into other text, and reading it costs as much as four plates
+    eu = np.array([[100, 100], [360, 100], [360, 152], [100, 152]], np.float32)
+    banner = np.array([[100, 300], [700, 300], [700, 360], [100, 360]], np.float32)
+    cands = group_lines([Candidate(eu, 0.9, False), Candidate(banner, 0.9, False)], 8)
+    assert [c.box for c in cands] == [(100, 100, 360, 152)]
+
+
 def test_painted_text_and_empty_road_are_not_plates(reader: PlateReader) -> None:
     frame = np.full((720, 1280, 3), 70, np.uint8)
     cv2.rectangle(frame, (200, 200), (1100, 420), (240, 240, 240), -1)  # a truck's side
