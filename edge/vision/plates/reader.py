@@ -248,9 +248,15 @@ class PlateReader:
 
     def _layouts(self, candidates: list[Candidate]) -> list[Candidate]:
         """The candidates in the region's plate layouts: two-row readings (join_rows, the
-        Chinese layout) only where plates have two rows; elsewhere a plate with its state name
-        above the number would be read as two rows, as garbage."""
-        return candidates if self.region.two_row else [c for c in candidates if not c.two_row]
+        Chinese layout) only where plates have two rows. Elsewhere a two-row candidate is read
+        as one line, once: a squarish US plate read as two rows comes out as garbage."""
+        if self.region.two_row:
+            return candidates
+        out: list[Candidate] = []
+        for cand in candidates:
+            if not any(np.array_equal(cand.quad, kept.quad) for kept in out):
+                out.append(Candidate(cand.quad, cand.score, two_row=False))
+        return out
 
     def read_candidates(self, image: Image, candidates: list[Candidate]) -> list[PlateRead]:
         """Read given plate regions (e.g. from another detector) on one BGR frame."""
