@@ -89,12 +89,15 @@ class PpocrDetector:
         (default: input_size); a larger input than TILE px is detected in overlapping tiles."""
         h, w = image.shape[:2]
         scale = (size or self.config.input_size) / max(h, w)
+        regions = tiles(w, h, scale)
         lines: list[Candidate] = []
-        for x0, y0, x1, y1 in tiles(w, h, scale):
+        for x0, y0, x1, y1 in regions:
             found = self._detect_lines(image[y0:y1, x0:x1], scale)
             shift = np.array([x0, y0], np.float32)
             lines += [Candidate(c.quad + shift, c.score, c.two_row) for c in found]
-        return group_lines(drop_repeats(lines), self.config.min_height)
+        if len(regions) > 1:
+            lines = drop_repeats(lines)
+        return group_lines(lines, self.config.min_height)
 
     def _detect_lines(self, image: Image, scale: float) -> list[Candidate]:
         h, w = image.shape[:2]
