@@ -177,8 +177,7 @@ class PlateReader:
         whole = whole_plate(image, self.region.two_row)
         if whole is not None:
             t0 = time.perf_counter()
-            crop = join_rows(image) if whole.two_row else self._trim(image)
-            reads = self._accept(image, [whole], [crop])
+            reads = self._accept(image, [whole], [self._lines(image, whole.two_row)])
             spent = time.perf_counter() - t0
             if reads:
                 return FrameReading([whole], reads, spent)
@@ -222,7 +221,9 @@ class PlateReader:
         for cand in candidates:
             w, h = quad_size(cand.quad)
             box = cand.box
-            if h * scale >= REFINE_BELOW or len(tried) >= REFINE_MAX:
+            if len(tried) >= REFINE_MAX:
+                break
+            if h * scale >= REFINE_BELOW:
                 continue
             if any(box_overlap(box, b) >= OVERLAP for b in tried):
                 continue
@@ -288,8 +289,7 @@ class PlateReader:
     def read_crop(self, plate: Image, two_row: bool = False) -> PlateRead | None:
         """Read one already cut-out plate image (no detection); None if it is not a plate."""
         h, w = plate.shape[:2]
-        crop = join_rows(plate) if two_row else self._trim(plate)
-        found = self._decode([crop])[0]
+        found = self._decode([self._lines(plate, two_row)])[0]
         if found is None:
             return None
         decoded = found[0]
@@ -341,10 +341,13 @@ class PlateReader:
 
     def _crop(self, image: Image, cand: Candidate) -> Image:
         height = REC_HEIGHT * 2 if cand.two_row else REC_HEIGHT
-        plate = warp(image, cand.quad, height)
-        return join_rows(plate) if cand.two_row else self._trim(plate)
+        return self._lines(warp(image, cand.quad, height), cand.two_row)
 
-    def _trim(self, plate: Image) -> Image:
+    def _lines(self, plate: Image, two_row: bool) -> Image:
+        """An upright plate image as the one text line the recognisers read: a two-row plate's
+        rows side by side, a light plate's emblems blanked where the region has them."""
+        if two_row:
+            return join_rows(plate)
         return blank_emblems(plate) if self.region.left_emblem else plate
 
     def _plate(self, image: Image, cand: Candidate, crop: Image, decoded: Decoded) -> PlateRead:
