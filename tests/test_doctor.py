@@ -83,7 +83,7 @@ def test_doctor_loads_the_plate_models_and_names_a_missing_one(
     site.write_text(yaml.safe_dump(data, allow_unicode=True))
     main(["doctor", "--config", str(site), "--listen", "0.1", "--timeout", "1"])
     out = capsys.readouterr().out
-    assert "OK   plate models: region cn: ch_PP-OCRv4_det_mobile.onnx sha256" in out
+    assert "OK   plate models: region cn: ch_PP-OCRv4_det_mobile.folded.onnx sha256" in out
     assert "plate_rec_cn.onnx sha256" in out
     assert "loaded and warm in" in out
     # without the PP-OCRv4 mobile models it runs on the wheel's slower ones, and says so

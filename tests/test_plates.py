@@ -210,7 +210,7 @@ def test_fuse_settles_one_disputed_character_by_confidence() -> None:
 def test_without_the_mobile_models_the_rapidocr_wheel_models_are_used(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    assert recognise.rapidocr_model("det").name == "ch_PP-OCRv4_det_mobile.onnx"
+    assert recognise.rapidocr_model("det").name == "ch_PP-OCRv4_det_mobile.folded.onnx"
     monkeypatch.setattr(recognise, "PPOCR_MOBILE", tmp_path)
     fallback = recognise.rapidocr_model("det")
     assert fallback.is_file() and fallback.parent.parent.name == "rapidocr"
@@ -398,8 +398,8 @@ def test_painted_text_and_empty_road_are_not_plates(reader: PlateReader) -> None
 def test_models_are_named_with_sha256(reader: PlateReader) -> None:
     models = reader.models()
     assert set(models) == {
-        "ch_PP-OCRv4_det_mobile.onnx",
-        "ch_PP-OCRv4_rec_mobile.onnx",
+        "ch_PP-OCRv4_det_mobile.folded.onnx",
+        "ch_PP-OCRv4_rec_mobile.folded.onnx",
         "plate_rec_cn.onnx",
     }
     assert all(len(h) == 64 and int(h, 16) >= 0 for h in models.values())
