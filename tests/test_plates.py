@@ -148,6 +148,18 @@ def test_us_plates_write_the_letter_o_as_zero_but_words_stay_words() -> None:
     assert got is not None and got.text == "OUH9191"
 
 
+def test_eu_national_formats_take_o_and_zero_as_look_alikes() -> None:
+    # a Croatian RK 550-AO: the model is sure of a 0 where the format has a letter
+    got = decoder("eu").decode(ctc_probs(spelled("RK550A0"), VOCAB))
+    assert got is not None and (got.text, got.template.name) == ("RK550AO", "ll_ddd_ll")
+    # and of an O where it has a digit
+    got = decoder("eu").decode(ctc_probs(spelled("RKO82AL"), VOCAB))
+    assert got is not None and got.text == "RK082AL"
+    # text that no national format fits stays as read (a Polish WA 56660)
+    got = decoder("eu").decode(ctc_probs(spelled("WA56660"), VOCAB))
+    assert got is not None and (got.text, got.template.name) == ("WA56660", "generic")
+
+
 @pytest.mark.parametrize("name", ["cn", "eu", "us"])
 def test_best_path_shortcut_reads_what_the_full_search_reads(name: str) -> None:
     # where the unconstrained best path already spells a plate, decode() skips the search:

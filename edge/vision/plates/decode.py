@@ -20,6 +20,10 @@ from edge.vision.plates.formats import Region, Template
 
 NEG = np.float32(-1e9)
 EPS = 1e-9
+# log-cost of reading a look-alike (formats.yaml `alike`) as the character a slot wants: below a
+# national format's prior, so a plate that fits it but for a read 0 where it has the letter O is
+# read as that format, not as the generic one
+ALIKE_COST = np.float32(0.5)
 FloatArray = npt.NDArray[np.float32]
 
 
@@ -104,6 +108,10 @@ class PlateDecoder:
         for t in usable:
             for k, slot in enumerate(t.slots):
                 mask = np.full(len(chars), NEG, dtype=np.float32)
+                for c in slot:
+                    other = region.look_alike(c)
+                    if other is not None and other in col and other not in slot:
+                        mask[col[other]] = -ALIKE_COST
                 mask[[col[c] for c in slot]] = 0.0
                 rows.append(mask)
                 first.append(k == 0)
@@ -173,7 +181,11 @@ class PlateDecoder:
         for k in range(len(template.slots)):
             frames = [t for t, (r, _) in zip(t_idx, rows_cols, strict=True) if r == row0 + k]
             c = rows_cols[t_idx.index(frames[0])][1]
-            text_chars.append(self.chars[c])
+            char = self.chars[c]
+            # a look-alike the slot took is written as the slot's character
+            text_chars.append(
+                char if char in template.slots[k] else self.region.look_alike(char) or char
+            )
             confs.append(float(max(sub[t, c] for t in frames)))
         text = "".join(text_chars)
         if template.regex is not None and template.regex.match(text) is None:

@@ -50,6 +50,14 @@ class Region:
     left_emblem: bool = False  # plates may carry a coloured band or coat of arms at the left
     write_as: tuple[tuple[str, str], ...] = ()  # (as read, as written): glyphs printed alike
     two_row: bool = False  # plates with two rows of text in the Chinese layout (GA 36)
+    alike: tuple[tuple[str, str], ...] = ()  # letter/digit pairs the plates print near alike
+
+    def look_alike(self, char: str) -> str | None:
+        """The character printed near alike to char (O for 0, 0 for O), if the region has one."""
+        for a, b in self.alike:
+            if char in (a, b):
+                return b if char == a else a
+        return None
 
     @property
     def charset(self) -> str:
@@ -98,12 +106,18 @@ def _region(name: str, spec: dict[str, Any], classes: dict[str, str]) -> Region:
         for slots in _expand(fmt["pattern"], classes, where):
             templates.append(Template(fmt["name"], slots, regex, colors, prior))
     separators = str(spec.get("separators", ""))
-    write_as = {str(a): str(b) for a, b in (spec.get("write_as") or {}).items()}
-    if any(len(a) != 1 or len(b) != 1 for a, b in write_as.items()):
-        raise ConfigError(f"{FORMATS_FILE}: regions.{name}.write_as: one character to one")
+    write_as = _pairs(spec, name, "write_as")
+    alike = _pairs(spec, name, "alike")
     left_emblem = bool(spec.get("left_emblem", False))
     two_row = bool(spec.get("two_row", False))
-    return Region(name, separators, tuple(templates), left_emblem, tuple(write_as.items()), two_row)
+    return Region(name, separators, tuple(templates), left_emblem, write_as, two_row, alike)
+
+
+def _pairs(spec: dict[str, Any], region_name: str, key: str) -> tuple[tuple[str, str], ...]:
+    pairs = {str(a): str(b) for a, b in (spec.get(key) or {}).items()}
+    if any(len(a) != 1 or len(b) != 1 for a, b in pairs.items()):
+        raise ConfigError(f"{FORMATS_FILE}: regions.{region_name}.{key}: one character to one")
+    return tuple(pairs.items())
 
 
 @cache
