@@ -18,7 +18,7 @@ from edge.errors import ModelError
 from edge.sim.plates import render_plate
 from edge.vision.plates import PlateRead, PlateReader, PlatesConfig, recognise, vote
 from edge.vision.plates.config import RecogniserConfig
-from edge.vision.plates.decode import Decoded, PlateDecoder, fuse
+from edge.vision.plates.decode import Decoded, PlateDecoder, _informative, fuse
 from edge.vision.plates.detect import TILE, Candidate, group_lines, tiles
 from edge.vision.plates.formats import region
 from edge.vision.plates.reader import blank_emblems
@@ -107,6 +107,23 @@ def test_decoder_reads_plate_through_separator_and_repeats() -> None:
     assert got is not None
     assert got.text == "皖A11223"  # repeated 1 and 2 need the blank between them
     assert len(got.char_conf) == 7 and min(got.char_conf) > 0.8
+
+
+def test_decoder_skips_runs_of_sure_blanks_but_keeps_repeats_apart() -> None:
+    # PP-OCR's output is mostly blank steps it is sure of; the search skips all but one of
+    # each run, and that one still separates a repeated character (1 1, 2 2)
+    plate = "皖A11223"
+    frames = [f for ch in plate for f in (ch, "", "", "", "")]
+    probs = ctc_probs(frames, VOCAB, sure=0.99995)
+    probs[0, VOCAB.index("A")] = 0.5  # the best path is no plate: the full search runs
+    probs[0, VOCAB.index("皖")] = 0.45
+    probs /= probs.sum(axis=1, keepdims=True)
+    dec = decoder()
+    sub, blank = probs[:, dec.index], probs[:, dec.blank]
+    assert dec._best_path(sub, blank, 0.0) is None
+    assert int(_informative(blank).sum()) == 2 * len(plate)
+    got = dec.decode(probs)
+    assert got is not None and got.text == plate
 
 
 def test_decoder_fixes_letter_digit_confusion_by_position() -> None:

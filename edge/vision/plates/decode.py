@@ -24,6 +24,10 @@ EPS = 1e-9
 # national format's prior, so a plate that fits it but for a read 0 where it has the letter O is
 # read as that format, not as the generic one
 ALIKE_COST = np.float32(0.5)
+# a step at least this sure of blank carries no character; the search keeps one step of each run
+# of such steps (to keep repeated characters apart) and skips the rest: a plate's CTC output is
+# mostly blank, and the search's time is per step
+BLANK_SURE = 0.999
 FloatArray = npt.NDArray[np.float32]
 
 
@@ -133,7 +137,10 @@ class PlateDecoder:
         sub = probs[:, self.index]
         blank = probs[:, self.blank] + probs[:, self.sep_index].sum(axis=1)
         greedy = float(np.log(probs.max(axis=1) + EPS).sum())
-        found = self._best_path(sub, blank, greedy) or self._search(sub, blank, greedy)
+        found = self._best_path(sub, blank, greedy)
+        if found is None:
+            steps = _informative(blank)
+            found = self._search(sub[steps], blank[steps], greedy)
         if found is None or not self.region.write_as:
             return found
         # checked against the formats as read (ARIZONA is a word, not a plate), written as usual
@@ -281,6 +288,13 @@ class PlateDecoder:
         frames.reverse()
         states.reverse()
         return frames, states
+
+
+def _informative(blank: FloatArray) -> npt.NDArray[np.bool_]:
+    """The steps the search needs: all but the second and later of a run of sure blanks."""
+    sure = blank >= BLANK_SURE
+    repeat = np.concatenate(([False], sure[:-1]))
+    return ~(sure & repeat)
 
 
 @dataclass
