@@ -126,6 +126,13 @@ def check_models(site: SiteConfig) -> Finding:
             f"{detail}; the faster PP-OCRv4 mobile models are not installed in "
             f"{recognise.PPOCR_MOBILE}: run scripts/install-models.sh",
         )
+    if any(name.startswith("ch_PP-OCRv4_") and ".folded." not in name for name in models):
+        return Finding(
+            "plate models",
+            "warn",
+            f"{detail}; the PP-OCR models are not rewritten (a third slower):"
+            " run scripts/install-models.sh",
+        )
     return Finding("plate models", "ok", detail)
 
 

@@ -87,11 +87,23 @@ def test_doctor_loads_the_plate_models_and_names_a_missing_one(
     assert "plate_rec_cn.onnx sha256" in out
     assert "loaded and warm in" in out
     # without the PP-OCRv4 mobile models it runs on the wheel's slower ones, and says so
+    installed = recognise.PPOCR_MOBILE
     monkeypatch.setattr(recognise, "PPOCR_MOBILE", tmp_path / "none")
     main(["doctor", "--config", str(site), "--listen", "0.1", "--timeout", "1"])
     out = capsys.readouterr().out
     assert "WARN plate models: region cn: PP-OCRv6_det_small.onnx" in out
     assert "run scripts/install-models.sh" in out
+    # with the PP-OCRv4 files as the wheel has them but not rewritten (fold.py), it says so
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for kind in ("det", "rec"):
+        name = f"ch_PP-OCRv4_{kind}_mobile.onnx"
+        (plain / name).symlink_to(installed / name)
+    monkeypatch.setattr(recognise, "PPOCR_MOBILE", plain)
+    main(["doctor", "--config", str(site), "--listen", "0.1", "--timeout", "1"])
+    out = capsys.readouterr().out
+    assert "WARN plate models: region cn: ch_PP-OCRv4_det_mobile.onnx sha256" in out
+    assert "not rewritten" in out
     data["plates"] = {"region": "cn", "recogniser": {"path": str(tmp_path / "gone.onnx")}}
     site.write_text(yaml.safe_dump(data, allow_unicode=True))
     assert main(["doctor", "--config", str(site), "--listen", "0.1", "--timeout", "1"]) == 1
