@@ -119,7 +119,11 @@ def check_models(site: SiteConfig) -> Finding:
     models = reader.models()
     names = ", ".join(f"{name} sha256 {digest[:12]}" for name, digest in models.items())
     detail = f"region {site.plates.region}: {names}; loaded and warm in {seconds:.1f} s"
-    if any((recognise.rapidocr_wheel_models() / name).is_file() for name in models):
+    wheel = [name for name in models if (recognise.rapidocr_wheel_models() / name).is_file()]
+    if any(name.startswith("ch_PP-OCRv4_rec") for name in models):
+        # outside region cn the wheel's newer recogniser reads after PP-OCRv4: not a fallback
+        wheel = [name for name in wheel if "_rec_" not in name]
+    if wheel:
         return Finding(
             "plate models",
             "warn",

@@ -86,6 +86,15 @@ def test_doctor_loads_the_plate_models_and_names_a_missing_one(
     assert "OK   plate models: region cn: ch_PP-OCRv4_det_mobile.folded.onnx sha256" in out
     assert "plate_rec_cn.onnx sha256" in out
     assert "loaded and warm in" in out
+    # region us reads with PP-OCRv4 and then the wheel's newer recogniser: both named, no warning
+    data["plates"] = {"region": "us"}
+    site.write_text(yaml.safe_dump(data, allow_unicode=True))
+    main(["doctor", "--config", str(site), "--listen", "0.1", "--timeout", "1"])
+    out = capsys.readouterr().out
+    assert "OK   plate models: region us: ch_PP-OCRv4_det_mobile.folded.onnx sha256" in out
+    assert "PP-OCRv6_rec_small.onnx sha256" in out
+    data["plates"] = {"region": "cn"}
+    site.write_text(yaml.safe_dump(data, allow_unicode=True))
     # without the PP-OCRv4 mobile models it runs on the wheel's slower ones, and says so
     installed = recognise.PPOCR_MOBILE
     monkeypatch.setattr(recognise, "PPOCR_MOBILE", tmp_path / "none")

@@ -81,6 +81,7 @@ def test_other_regions_use_their_own_formats() -> None:
     assert region("eu").match("STOP") is None  # words without a digit are not plates
     assert region("us").match("10DTM") is not None
     assert region("us").match("14845900") is None  # a phone number on a van, not a plate
+    assert region("us").match("L80") is None  # a fragment of a slogan ("LAND OF LINCOLN")
 
 
 # --- decoding --------------------------------------------------------------------------------
@@ -234,6 +235,27 @@ def test_fuse_settles_one_disputed_character_by_confidence() -> None:
 
 
 # --- real models -----------------------------------------------------------------------------
+
+
+def test_outside_china_the_wheels_newer_recogniser_gives_a_second_opinion(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    auto = RecogniserConfig()
+    us = recognise.resolve(auto, "us")
+    assert [c.type for c in us] == ["ppocr-rec", "ppocr-rec"]
+    assert us[1].path is not None and us[1].path.parent == recognise.rapidocr_wheel_models()
+    assert [c.type for c in recognise.resolve(auto, "cn")] == ["ppocr-rec", "ctc"]
+    # without the PP-OCRv4 files the wheel's model reads first, and only once
+    monkeypatch.setattr(recognise, "PPOCR_MOBILE", tmp_path)
+    assert len(recognise.resolve(auto, "us")) == 1
+
+
+@pytest.mark.skipif(not (PLATES / "openalpr").is_dir(), reason="OpenALPR scenes not in ../shared")
+def test_a_us_plate_pp_ocr_v4_misreads_is_settled_by_the_second_opinion() -> None:
+    # PP-OCRv4 reads DL9EIU (I at 0.45); the newer recogniser reads the 1 surely
+    image = cv2.imread(str(PLATES / "openalpr" / "us" / "wts-lg-000102.jpg"))
+    reads = PlateReader(PlatesConfig(region="us")).read(image)
+    assert [r.text for r in reads] == ["DL9E1U"]
 
 
 def test_without_the_mobile_models_the_rapidocr_wheel_models_are_used(

@@ -49,8 +49,9 @@ class RecogniserConfig(ConfigModel):
 
     type: Literal["auto", "plate-cn", "ppocr-rec", "ctc"] = Field(
         "auto",
-        description="auto: ppocr-rec, and for region cn plate-cn on the plates ppocr-rec is "
-        "not sure of; plate-cn: the project's Chinese plate recogniser "
+        description="auto: ppocr-rec, then on the plates it is not sure of plate-cn in region "
+        "cn and elsewhere the rapidocr wheel's newer PP-OCR recogniser; plate-cn: the project's "
+        "Chinese plate recogniser "
         "alone (models/plate_rec, shipped in the package); ppocr-rec: PP-OCR "
         "recogniser from the rapidocr wheel (charset inside the model); ctc: any CTC recogniser "
         "given with its charset file",
@@ -107,7 +108,8 @@ class PlatesConfig(ConfigModel):
         ge=0.0,
         le=1.0,
         description="a reading with every character at least this confident is final; below "
-        "it the next recogniser (auto, region cn: the plate model after PP-OCR) reads the "
+        "it the next recogniser (auto: the plate model in region cn, the newer PP-OCR "
+        "elsewhere) reads the "
         "plate too, and a single character the two dispute goes to the more confident",
     )
     max_candidates: int = Field(

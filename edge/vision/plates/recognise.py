@@ -38,13 +38,21 @@ def resolve(config: RecogniserConfig, region: str) -> list[RecogniserConfig]:
     """The recognisers to run, in order: a later one reads only the plates the earlier ones
     are not sure of (PlateReader fuses or replaces their readings).
 
-    `auto` is PP-OCR (it has read the most kinds of real plates) and, for region cn, the
-    project's plate model after it: PP-OCR is unsure of small plates whose province it cannot
-    read, and those the plate model reads (benchmarks/README.md "Plates").
+    `auto` is PP-OCRv4 (it has read the most kinds of real plates), then for region cn the
+    project's plate model: PP-OCR is unsure of small plates whose province it cannot read, and
+    those the plate model reads. Elsewhere the second is the rapidocr wheel's own, newer PP-OCR
+    recogniser: it errs on other US characters than v4 (G/6, I/1, D/0) and reads some plates v4
+    rejects; in region cn it only added non-plate reads (benchmarks/README.md "Plates").
     """
     if config.type == "auto":
         ppocr = config.model_copy(update={"type": "ppocr-rec"})
-        return [ppocr, _plate_cn(config)] if region == "cn" else [ppocr]
+        if region == "cn":
+            return [ppocr, _plate_cn(config)]
+        newer = _newest_wheel_model("rec")
+        first = config.path or rapidocr_model("rec")
+        if newer is None or newer == first:
+            return [ppocr]
+        return [ppocr, ppocr.model_copy(update={"path": newer})]
     if config.type == "plate-cn":
         return [_plate_cn(config)]
     return [config]
@@ -82,14 +90,21 @@ def rapidocr_model(kind: str) -> Path:
         return folded
     if mobile.is_file():
         return mobile
-    models = rapidocr_wheel_models()
-    found = sorted(models.glob(f"*_{kind}_*.onnx"))
-    if not found:
-        raise ModelError(f"{models}: no PP-OCR {kind} model in the rapidocr package")
+    newest = _newest_wheel_model(kind)
+    if newest is None:
+        raise ModelError(
+            f"{rapidocr_wheel_models()}: no PP-OCR {kind} model in the rapidocr package"
+        )
     log.warning(
-        "%s missing (run scripts/install-models.sh): using the slower %s", mobile, found[-1].name
+        "%s missing (run scripts/install-models.sh): using the slower %s", mobile, newest.name
     )
-    return found[-1]  # newest version sorts last (PP-OCRv4 < PP-OCRv5 < ...)
+    return newest
+
+
+def _newest_wheel_model(kind: str) -> Path | None:
+    """The newest PP-OCR model of a kind inside the installed rapidocr wheel, if any."""
+    found = sorted(rapidocr_wheel_models().glob(f"*_{kind}_*.onnx"))
+    return found[-1] if found else None  # newest version sorts last (PP-OCRv4 < PP-OCRv5 < ...)
 
 
 def rapidocr_wheel_models() -> Path:
