@@ -281,6 +281,12 @@ def test_a_small_crop_is_enlarged_only_to_the_small_height() -> None:
         assert got is not None and got.text == "皖AX6996"
     # PP-OCR emits one step per 8 px of input width: read at 40 px, not 48, the crop is narrower
     assert steps[40] == math.ceil(40 * 94 / 24 / 8) < steps[0] == math.ceil(48 * 94 / 24 / 8)
+    # a model exported for one height (the wheel's PP-OCRv6, the second opinion outside China)
+    # is fed that height whatever small_height says
+    newer = recognise.resolve(RecogniserConfig(), "us")[1]
+    rec = Recogniser(newer, ["cpu"], 1)
+    assert rec.fixed_height == 48
+    assert rec.probabilities([crop])[0].shape[0] == math.ceil(48 * 94 / 24 / 8)
 
 
 def test_a_small_plate_in_a_large_frame_is_found_on_the_second_pass() -> None:

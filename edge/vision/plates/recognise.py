@@ -141,6 +141,11 @@ class Recogniser:
         self.generic = config.type == "ppocr-rec"
         self.session: Any = open_session(self.path, providers, threads)
         self.input_name: str = self.session.get_inputs()[0].name
+        dims = self.session.get_inputs()[0].shape
+        # a model exported for one input height (PP-OCRv6: 48) is fed only that height
+        self.fixed_height: int | None = (
+            dims[2] if len(dims) == 4 and isinstance(dims[2], int) and dims[2] > 0 else None
+        )
         chars = self._characters()
         if config.blank == "first":
             self.vocab_list = ["<blank>", *chars]
@@ -164,8 +169,11 @@ class Recogniser:
         return [*str(meta["character"]).split("\n"), " "]
 
     def _height(self, crop: Image) -> int:
-        """Model input height for a crop: small crops at small_height (variable-width models)."""
+        """Model input height for a crop: small crops at small_height (variable-width models
+        whose input height is not fixed)."""
         cfg = self.config
+        if self.fixed_height is not None:
+            return self.fixed_height
         small = 0 < cfg.small_height < cfg.input_height and not cfg.input_width
         return cfg.small_height if small and crop.shape[0] <= cfg.small_height else cfg.input_height
 
