@@ -79,27 +79,25 @@ def test_doctor_loads_the_plate_models_and_names_a_missing_one(
 ) -> None:
     site = _site(tmp_path, str(tmp_path / "ttyUSB-gone"), with_key=True)
     data = yaml.safe_load(site.read_text())
-    data["plates"] = {"region": "cn"}
-    site.write_text(yaml.safe_dump(data, allow_unicode=True))
-    main(["doctor", "--config", str(site), "--listen", "0.1", "--timeout", "1"])
-    out = capsys.readouterr().out
+
+    def doctor(region: str) -> str:
+        data["plates"] = {"region": region}
+        site.write_text(yaml.safe_dump(data, allow_unicode=True))
+        main(["doctor", "--config", str(site), "--listen", "0.1", "--timeout", "1"])
+        return capsys.readouterr().out
+
+    out = doctor("cn")
     assert "OK   plate models: region cn: ch_PP-OCRv4_det_mobile.folded.onnx sha256" in out
     assert "plate_rec_cn.onnx sha256" in out
     assert "loaded and warm in" in out
     # region us reads with PP-OCRv4 and then the wheel's newer recogniser: both named, no warning
-    data["plates"] = {"region": "us"}
-    site.write_text(yaml.safe_dump(data, allow_unicode=True))
-    main(["doctor", "--config", str(site), "--listen", "0.1", "--timeout", "1"])
-    out = capsys.readouterr().out
+    out = doctor("us")
     assert "OK   plate models: region us: ch_PP-OCRv4_det_mobile.folded.onnx sha256" in out
     assert "PP-OCRv6_rec_small.onnx sha256" in out
-    data["plates"] = {"region": "cn"}
-    site.write_text(yaml.safe_dump(data, allow_unicode=True))
     # without the PP-OCRv4 mobile models it runs on the wheel's slower ones, and says so
     installed = recognise.PPOCR_MOBILE
     monkeypatch.setattr(recognise, "PPOCR_MOBILE", tmp_path / "none")
-    main(["doctor", "--config", str(site), "--listen", "0.1", "--timeout", "1"])
-    out = capsys.readouterr().out
+    out = doctor("cn")
     assert "WARN plate models: region cn: PP-OCRv6_det_small.onnx" in out
     assert "run scripts/install-models.sh" in out
     # with the PP-OCRv4 files as the wheel has them but not rewritten (fold.py), it says so
@@ -109,8 +107,7 @@ def test_doctor_loads_the_plate_models_and_names_a_missing_one(
         name = f"ch_PP-OCRv4_{kind}_mobile.onnx"
         (plain / name).symlink_to(installed / name)
     monkeypatch.setattr(recognise, "PPOCR_MOBILE", plain)
-    main(["doctor", "--config", str(site), "--listen", "0.1", "--timeout", "1"])
-    out = capsys.readouterr().out
+    out = doctor("cn")
     assert "WARN plate models: region cn: ch_PP-OCRv4_det_mobile.onnx sha256" in out
     assert "not rewritten" in out
     data["plates"] = {"region": "cn", "recogniser": {"path": str(tmp_path / "gone.onnx")}}
