@@ -18,7 +18,7 @@ from edge.errors import ModelError
 from edge.sim.plates import render_plate
 from edge.vision.plates import PlateRead, PlateReader, PlatesConfig, recognise, vote
 from edge.vision.plates.config import RecogniserConfig
-from edge.vision.plates.decode import Decoded, PlateDecoder, _informative, fuse
+from edge.vision.plates.decode import Decoded, PlateDecoder, _informative, fuse, settle
 from edge.vision.plates.detect import TILE, Candidate, group_lines, tiles
 from edge.vision.plates.formats import region
 from edge.vision.plates.reader import blank_emblems
@@ -234,6 +234,22 @@ def test_fuse_settles_one_disputed_character_by_confidence() -> None:
     assert fuse(ppocr, reading("皖AD12345", [0.9] * 8, "nev_small")) is None
 
 
+def test_a_third_reading_settles_the_disputed_character_when_it_is_sure() -> None:
+    # the plate model, trained mostly on 皖, is surer of 皖 than PP-OCRv4 is of the right 豫
+    ppocr = reading("豫KMZ810", [0.58, 0.99, 0.99, 0.98, 0.99, 0.99, 0.99])
+    plate = reading("皖KMZ810", [0.92, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    fused = fuse(ppocr, plate)
+    assert fused is not None and fused.text == "皖KMZ810"
+    newer = reading("豫KMZ810", [1.0] * 7)
+    settled = settle(ppocr, plate, newer)
+    assert settled is not None and settled.text == "豫KMZ810" and settled.char_conf[0] == 1.0
+    # two unsure readings do not outvote a sure one
+    assert settle(ppocr, plate, reading("豫KMZ810", [0.7] + [1.0] * 6)) is None
+    # a referee that reads a third character there, or another plate length, has no vote
+    assert settle(ppocr, plate, reading("鄂KMZ810", [1.0] * 7)) is None
+    assert settle(ppocr, plate, reading("豫KMZ8100", [1.0] * 8, "nev_small")) is None
+
+
 # --- real models -----------------------------------------------------------------------------
 
 
@@ -245,9 +261,14 @@ def test_outside_china_the_wheels_newer_recogniser_gives_a_second_opinion(
     assert [c.type for c in us] == ["ppocr-rec", "ppocr-rec"]
     assert us[1].path is not None and us[1].path.parent == recognise.rapidocr_wheel_models()
     assert [c.type for c in recognise.resolve(auto, "cn")] == ["ppocr-rec", "ctc"]
+    # in region cn it is the referee of a character the two dispute
+    cn_referee = recognise.referee(auto, "cn")
+    assert cn_referee is not None and cn_referee.path == us[1].path
+    assert recognise.referee(auto, "us") is None
     # without the PP-OCRv4 files the wheel's model reads first, and only once
     monkeypatch.setattr(recognise, "PPOCR_MOBILE", tmp_path)
     assert len(recognise.resolve(auto, "us")) == 1
+    assert recognise.referee(auto, "cn") is None
 
 
 @pytest.mark.skipif(not (PLATES / "openalpr").is_dir(), reason="OpenALPR scenes not in ../shared")
@@ -365,6 +386,12 @@ def test_reads_held_out_ccpd_crops(reader: PlateReader) -> None:
     assert wrong <= 0.04 * len(rows)
 
 
+def test_the_referee_gives_a_plate_its_province_back(reader: PlateReader) -> None:
+    # PP-OCRv4 reads 豫 at 0.58, the plate model 皖 at 0.92; the wheel's PP-OCR is sure of 豫
+    got = reader.read_crop(imread(CROPS / "images" / "豫KMZ810.jpg"))
+    assert got is not None and got.text == "豫KMZ810"
+
+
 @pytest.mark.parametrize(
     ("text", "color", "two_row"),
     [
@@ -458,6 +485,7 @@ def test_models_are_named_with_sha256(reader: PlateReader) -> None:
         "ch_PP-OCRv4_det_mobile.folded.onnx",
         "ch_PP-OCRv4_rec_mobile.folded.onnx",
         "plate_rec_cn.onnx",
+        "PP-OCRv6_rec_small.onnx",  # the referee
     }
     assert all(len(h) == 64 and int(h, 16) >= 0 for h in models.values())
 

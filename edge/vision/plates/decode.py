@@ -82,6 +82,31 @@ def fuse(a: Decoded, b: Decoded) -> Decoded | None:
     )
 
 
+def settle(a: Decoded, b: Decoded, referee: Decoded | None) -> Decoded | None:
+    """Two readings that differ in one character, settled by a third recogniser's reading of
+    the same plate: the character two of the three read wins (the fused reading with it) when
+    the referee is at least as sure of it as the dissenting reading is of its own; None when
+    it is less sure, read the plate otherwise (its length) or a third character there.
+
+    Confidence alone cannot settle a province that the plate model, trained mostly on 皖, reads
+    as 皖 with 0.92 against PP-OCRv4's 0.58 豫; a third model sure of 豫 can. Two unsure
+    readings do not outvote a sure one.
+    """
+    fused = fuse(a, b)
+    if fused is None or referee is None or len(referee.text) != len(a.text) or a.text == b.text:
+        return None
+    k = next(i for i, (x, y) in enumerate(zip(a.text, b.text, strict=True)) if x != y)
+    char = referee.text[k]
+    agree, dissent = (a, b) if char == a.text[k] else (b, a)
+    if char != agree.text[k] or referee.char_conf[k] < dissent.char_conf[k]:
+        return None
+    text = fused.text[:k] + char + fused.text[k + 1 :]
+    confs = list(fused.char_conf)
+    confs[k] = max(agree.char_conf[k], referee.char_conf[k])
+    template = agree.template
+    return Decoded(text, tuple(confs), template, fused.log_score, fused.greedy_log_score)
+
+
 class PlateDecoder:
     """Decodes CTC probabilities of one recogniser vocabulary against one region's formats."""
 

@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from edge.vision.plates.color import classify_color
 from edge.vision.plates.config import PlatesConfig
-from edge.vision.plates.decode import Decoded, PlateDecoder, fuse
+from edge.vision.plates.decode import Decoded, PlateDecoder, fuse, settle
 from edge.vision.plates.detect import (
     Candidate,
     PpocrDetector,
@@ -21,7 +21,7 @@ from edge.vision.plates.detect import (
     quad_size,
 )
 from edge.vision.plates.formats import region as get_region
-from edge.vision.plates.recognise import Recogniser, resolve
+from edge.vision.plates.recognise import Recogniser, referee, resolve
 from edge.vision.plates.runtime import sha256_file
 from edge.vision.plates.types import PlateRead
 
@@ -143,7 +143,13 @@ class PlateReader:
         for rec_config in resolve(config.recogniser, config.region):
             rec = Recogniser(rec_config, config.providers, config.threads)
             self.stages.append((rec, PlateDecoder(self.region, rec.vocab, rec.blank)))
-        paths = [self.detector.path, *(rec.path for rec, _ in self.stages)]
+        self.referee: tuple[Recogniser, PlateDecoder] | None = None
+        ref_config = referee(config.recogniser, config.region)
+        if ref_config is not None:
+            rec = Recogniser(ref_config, config.providers, config.threads)
+            self.referee = (rec, PlateDecoder(self.region, rec.vocab, rec.blank))
+        readers = [*self.stages, *([self.referee] if self.referee else [])]
+        paths = [self.detector.path, *(rec.path for rec, _ in readers)]
         self._models = {p.name: sha256_file(p) for p in paths}
         self._warm_up()
         log.info("plates loaded region=%s s=%.2f", config.region, time.perf_counter() - t0)
@@ -154,7 +160,7 @@ class PlateReader:
         cv2.rectangle(frame, (250, 300), (390, 345), (200, 80, 20), -1)
         cv2.putText(frame, "A12345", (258, 335), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255,) * 3, 2)
         self.read(frame)
-        for rec, _ in self.stages:
+        for rec, _ in [*self.stages, *([self.referee] if self.referee else [])]:
             rec.probabilities([frame[300:345, 250:390]])
 
     def models(self) -> dict[str, str]:
@@ -306,11 +312,13 @@ class PlateReader:
 
         A recogniser reads (batched) only the crops the earlier ones are not sure of: no
         reading, or one with a character below `sure_confidence`. Two readings that differ in
-        one character are fused; otherwise an earlier reading that passed `min_confidence`
-        stands, and one that did not gives way to the later reading.
+        one character are fused (or settled by the referee, where there is one); otherwise an
+        earlier reading that passed `min_confidence` stands, and one that did not gives way to
+        the later reading.
         """
         best: list[Decoded | None] = [None] * len(crops)
         generic: list[str | None] = [None] * len(crops)
+        disputes: dict[int, tuple[Decoded, Decoded]] = {}
         for rec, decoder in self.stages:
             todo = [i for i, d in enumerate(best) if not self._sure(d)]
             if not todo:
@@ -325,12 +333,35 @@ class PlateReader:
                 fused = None if old is None else fuse(old, new)
                 if fused is not None:
                     best[i] = fused
+                    if old is not None and old.text != new.text:
+                        disputes[i] = (old, new)
                 elif old is None or old.confidence < self.config.min_confidence:
                     best[i] = new
+        if self.referee is not None and disputes:
+            self._settle(crops, best, disputes)
         return [
             None if d is None or d.confidence < self.config.min_confidence else (d, d.text == g)
             for d, g in zip(best, generic, strict=True)
         ]
+
+    def _settle(
+        self,
+        crops: list[Image],
+        best: list[Decoded | None],
+        disputes: dict[int, tuple[Decoded, Decoded]],
+    ) -> None:
+        """Let the referee read the crops whose two readings disputed a character; a referee
+        that does not read the plate as a whole passing `min_confidence` has no vote."""
+        assert self.referee is not None
+        rec, decoder = self.referee
+        order = list(disputes)
+        for i, probs in zip(order, rec.probabilities([crops[i] for i in order]), strict=True):
+            ref = decoder.decode(probs)
+            if ref is None or ref.confidence < self.config.min_confidence:
+                continue
+            settled = settle(*disputes[i], ref)
+            if settled is not None:
+                best[i] = settled
 
     def _sure(self, decoded: Decoded | None) -> bool:
         return (

@@ -58,6 +58,18 @@ def resolve(config: RecogniserConfig, region: str) -> list[RecogniserConfig]:
     return [config]
 
 
+def referee(config: RecogniserConfig, region: str) -> RecogniserConfig | None:
+    """The recogniser that settles a character the two of `auto` in region cn dispute: the
+    rapidocr wheel's newer PP-OCR (benchmarks/README.md "Plates"); None elsewhere, where it is
+    already the second recogniser, or when it is the first."""
+    if config.type != "auto" or region != "cn":
+        return None
+    newer = _newest_wheel_model("rec")
+    if newer is None or newer == (config.path or rapidocr_model("rec")):
+        return None
+    return config.model_copy(update={"type": "ppocr-rec", "path": newer})
+
+
 def _plate_cn(config: RecogniserConfig) -> RecogniserConfig:
     """The packaged Chinese plate model; its input is fixed by its training (models/plate_rec)."""
     explicit = config.type == "plate-cn"
