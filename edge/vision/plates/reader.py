@@ -148,8 +148,7 @@ class PlateReader:
         if ref_config is not None:
             rec = Recogniser(ref_config, config.providers, config.threads)
             self.referee = (rec, PlateDecoder(self.region, rec.vocab, rec.blank))
-        readers = [*self.stages, *([self.referee] if self.referee else [])]
-        paths = [self.detector.path, *(rec.path for rec, _ in readers)]
+        paths = [self.detector.path, *(rec.path for rec, _ in self._recognisers())]
         self._models = {p.name: sha256_file(p) for p in paths}
         self._warm_up()
         log.info("plates loaded region=%s s=%.2f", config.region, time.perf_counter() - t0)
@@ -160,8 +159,11 @@ class PlateReader:
         cv2.rectangle(frame, (250, 300), (390, 345), (200, 80, 20), -1)
         cv2.putText(frame, "A12345", (258, 335), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255,) * 3, 2)
         self.read(frame)
-        for rec, _ in [*self.stages, *([self.referee] if self.referee else [])]:
+        for rec, _ in self._recognisers():
             rec.probabilities([frame[300:345, 250:390]])
+
+    def _recognisers(self) -> list[tuple[Recogniser, PlateDecoder]]:
+        return [*self.stages, *([self.referee] if self.referee else [])]
 
     def models(self) -> dict[str, str]:
         """Model file name -> sha256 (goes into records)."""

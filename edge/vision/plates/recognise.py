@@ -42,17 +42,15 @@ def resolve(config: RecogniserConfig, region: str) -> list[RecogniserConfig]:
     project's plate model: PP-OCR is unsure of small plates whose province it cannot read, and
     those the plate model reads. Elsewhere the second is the rapidocr wheel's own, newer PP-OCR
     recogniser: it errs on other US characters than v4 (G/6, I/1, D/0) and reads some plates v4
-    rejects; in region cn it only added non-plate reads (benchmarks/README.md "Plates").
+    rejects; as a third reader in region cn it only added non-plate reads, so there it is the
+    referee (benchmarks/README.md "Plates").
     """
     if config.type == "auto":
         ppocr = config.model_copy(update={"type": "ppocr-rec"})
         if region == "cn":
             return [ppocr, _plate_cn(config)]
-        newer = _newest_wheel_model("rec")
-        first = config.path or rapidocr_model("rec")
-        if newer is None or newer == first:
-            return [ppocr]
-        return [ppocr, ppocr.model_copy(update={"path": newer})]
+        newer = _newer_ppocr(config)
+        return [ppocr] if newer is None else [ppocr, newer]
     if config.type == "plate-cn":
         return [_plate_cn(config)]
     return [config]
@@ -64,6 +62,12 @@ def referee(config: RecogniserConfig, region: str) -> RecogniserConfig | None:
     already the second recogniser, or when it is the first."""
     if config.type != "auto" or region != "cn":
         return None
+    return _newer_ppocr(config)
+
+
+def _newer_ppocr(config: RecogniserConfig) -> RecogniserConfig | None:
+    """The rapidocr wheel's own PP-OCR recogniser, unless it is the one `auto` reads first
+    (the PP-OCRv4 files are not installed) or the wheel has none."""
     newer = _newest_wheel_model("rec")
     if newer is None or newer == (config.path or rapidocr_model("rec")):
         return None
