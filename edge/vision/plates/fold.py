@@ -174,7 +174,8 @@ def _pointwise(g: _Graph, node: onnx.NodeProto | None, value: str) -> bool:
         weight is not None
         and weight.shape[2:] == (1, 1)
         and _attr(node, "group", 1) == 1
-        and not any(pads if isinstance(pads, list) else [])
+        and isinstance(pads, list)
+        and not any(pads)
         and _attr(node, "auto_pad", b"NOTSET") in (b"NOTSET", b"VALID")
     )
 
@@ -184,12 +185,9 @@ def fold_before_pointwise(g: _Graph) -> None:
     users = g.users()
     dropped: set[int] = set()
     for mul in [n for n in g.nodes if n.op_type == "Mul"]:
-        scalars = [i for i in mul.input if g.scalar(i) is not None]
-        if len(scalars) != 1:
-            continue
-        x = _other(mul, scalars[0])
-        found = _scale_shift(g, users, x) if _only_user(users, x, "Mul") is mul else None
-        if found is None:
+        x = next((i for i in mul.input if g.scalar(i) is None), None)
+        found = None if x is None else _scale_shift(g, users, x)
+        if found is None or found[2] is not mul:
             continue
         a, b, _, add = found
         convs = users.get(add.output[0], [])
