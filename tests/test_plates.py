@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -14,13 +15,14 @@ import pytest
 from pydantic import ValidationError
 
 from edge.cli import plates as plates_cli
-from edge.errors import ModelError
+from edge.errors import ConfigError, ModelError
 from edge.sim.plates import render_plate
 from edge.vision.plates import PlateRead, PlateReader, PlatesConfig, recognise, vote
 from edge.vision.plates.config import RecogniserConfig
 from edge.vision.plates.decode import Decoded, PlateDecoder, _informative, fuse, settle
 from edge.vision.plates.detect import TILE, Candidate, group_lines, tiles
-from edge.vision.plates.formats import region
+from edge.vision.plates.color import colour_patches
+from edge.vision.plates.formats import load_regions, region
 from edge.vision.plates.reader import blank_emblems
 from edge.vision.plates.recognise import Recogniser
 from models.plate_rec.data import is_holdout
@@ -311,12 +313,54 @@ def test_a_small_crop_is_enlarged_only_to_the_small_height() -> None:
 
 
 def test_a_small_plate_in_a_large_frame_is_found_on_the_second_pass() -> None:
-    plate = render_plate("皖A12345", "blue")
+    plate = render_plate("皖A12345", "yellow")  # a colour the region does not search by
     frame = np.full((1080, 1920, 3), 90, np.uint8)
     frame[600:619, 900:960] = cv2.resize(plate, (60, 19), interpolation=cv2.INTER_AREA)
     one_pass = PlateReader(PlatesConfig.model_validate({"detector": {"retry_size": 0}}))
     assert one_pass.read(frame) == []
     assert [r.text for r in PlateReader(PlatesConfig()).read(frame)] == ["皖A12345"]
+
+
+def test_a_small_blue_plate_beside_a_read_one_is_found_by_its_colour() -> None:
+    # a 1632 px photo: the near plate is read at 640 px, so there is no second pass, and the
+    # far one, 18 px tall, leaves no trace in the detector's input
+    frame = np.full((1224, 1632, 3), 90, np.uint8)
+    frame[800:860, 700:890] = cv2.resize(render_plate("皖A88888", "blue"), (190, 60))
+    frame[300:318, 1200:1258] = cv2.resize(
+        render_plate("津AHP676", "blue"), (58, 18), interpolation=cv2.INTER_AREA
+    )
+    frame[500:560, 200:400] = (200, 80, 20)  # a blue van's side: too large to be a plate
+    reader = PlateReader(PlatesConfig())
+    assert sorted(r.text for r in reader.read(frame)) == ["津AHP676", "皖A88888"]
+    blind = PlateReader(PlatesConfig())
+    blind.region = dataclasses.replace(blind.region, search_colors=())
+    assert [r.text for r in blind.read(frame)] == ["皖A88888"]
+
+
+def test_colour_patches_are_plate_shaped_and_of_the_colours_sought() -> None:
+    frame = np.full((600, 800, 3), 90, np.uint8)
+    frame[100:118, 100:158] = cv2.resize(render_plate("津AHP676", "blue"), (58, 18))
+    frame[300:318, 300:358] = cv2.resize(render_plate("津AHP676", "yellow"), (58, 18))
+    frame[400:480, 500:580] = (200, 80, 20)  # square: no plate
+    frame[200:204, 500:700] = (200, 80, 20)  # a stripe: no plate
+    found = colour_patches(frame, ("blue",), 12, 40)
+    assert len(found) == 1
+    x1, y1, x2, y2 = found[0]
+    assert abs(x1 - 100) <= 2 and abs(y1 - 100) <= 2 and abs(x2 - 158) <= 2 and abs(y2 - 118) <= 2
+    assert len(colour_patches(frame, ("blue", "yellow"), 12, 40)) == 2
+    assert colour_patches(frame, ("blue",), 24, 40) == []  # smaller than sought
+
+
+def test_a_region_searching_an_unknown_colour_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "formats.yaml"
+    bad.write_text(
+        "classes: {digit: '0123456789'}\n"
+        "regions:\n  xx:\n    search_colors: [purple]\n"
+        "    formats: [{name: d, pattern: 'digit{5}'}]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"regions\.xx\.search_colors.*purple"):
+        load_regions(bad)
 
 
 def test_a_large_pass_is_cut_in_tiles_and_a_plate_on_a_tile_edge_is_read_once() -> None:

@@ -31,3 +31,42 @@ def classify_color(plate: npt.NDArray[np.uint8]) -> str | None:
     if float(np.mean(v < 70)) >= 0.4:
         return "black"
     return None
+
+
+PATCH_SATURATION = 90  # a plate background is strongly coloured; car paint in shade is not
+PATCH_ASPECT = (2.0, 6.0)  # width / height of a plate patch, its frame and shadow included
+PATCH_FILL = 0.45  # share of the patch's box its colour covers (characters are the rest)
+PATCH_WORK_HEIGHT = 6  # px: the smallest plate sought is this tall on the working image
+
+
+def colour_patches(
+    image: npt.NDArray[np.uint8], colors: tuple[str, ...], min_height: int, max_height: int
+) -> list[tuple[int, int, int, int]]:
+    """Upright boxes (x1, y1, x2, y2) of plate-shaped patches of a plate background colour,
+    from `min_height` to `max_height` px tall, largest first.
+
+    A plate a dozen pixels tall in a large frame leaves no trace in the text detector's
+    downscaled input; its coloured background is still there to find.
+    """
+    h, w = image.shape[:2]
+    s = min(1.0, PATCH_WORK_HEIGHT / max(min_height, 1))
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
+    boxes: list[tuple[int, int, int, int]] = []
+    for name in colors:
+        lo, hi = HUES[name]
+        mask = cv2.inRange(hsv, (lo, PATCH_SATURATION, MIN_VALUE), (hi, 255, 255))
+        # close the gaps the characters cut into the background
+        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((3, 5), np.uint8))
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        for contour in contours:
+            x, y, bw, bh = cv2.boundingRect(contour)
+            if not min_height * s <= bh <= max_height * s:
+                continue
+            if not PATCH_ASPECT[0] <= bw / bh <= PATCH_ASPECT[1]:
+                continue
+            if cv2.countNonZero(mask[y : y + bh, x : x + bw]) < PATCH_FILL * bw * bh:
+                continue
+            boxes.append((int(x / s), int(y / s), int((x + bw) / s), int((y + bh) / s)))
+    return sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))

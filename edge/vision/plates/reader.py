@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edge.vision.plates.color import classify_color
+from edge.vision.plates.color import classify_color, colour_patches
 from edge.vision.plates.config import PlatesConfig
 from edge.vision.plates.decode import Decoded, PlateDecoder, fuse, settle
 from edge.vision.plates.detect import (
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 Image = npt.NDArray[np.uint8]
 REC_HEIGHT = 48  # crops are warped at the recogniser's height so it does not resize twice
 OVERLAP = 0.3  # reads whose boxes overlap more than this (of the smaller box) are one plate
+Box = tuple[int, int, int, int]
 
 
 def warp(image: Image, quad: npt.NDArray[np.float32], height: int) -> Image:
@@ -94,6 +95,10 @@ def join_rows(plate: Image) -> Image:
 REFINE_BELOW = 16  # px at the detector's scale: a shorter candidate's outline is rough
 REFINE_HEIGHT = 32  # px: it is detected again in a window enlarged to make it this tall
 REFINE_MAX = 3  # windows per frame, best candidates first
+REFINE_MARGIN = (1.0, 2.0)  # window around a rough outline, in its widths and heights
+PATCH_MAX = 2  # windows per frame around coloured patches no candidate covers, largest first
+PATCH_MIN_HEIGHT = 12  # px: the smallest plate sought by its colour
+PATCH_MARGIN = (0.5, 1.0)  # a patch is the plate itself: a narrower window holds it
 WHOLE_PLATE_MAX_HEIGHT = 250  # px: an image this small and plate-shaped may be one plate
 TWO_ROW_BELOW = 2.2  # width / height under which a plate crop is a two-row plate (GA 36: 2.0)
 
@@ -118,6 +123,16 @@ def issued_in(decoded: Decoded, color: str | None) -> bool:
     """
     allowed = decoded.template.colors
     return color is None or allowed is None or color in allowed
+
+
+@dataclass(frozen=True)
+class Window:
+    """A place to look closer at: a box, the width and height of the plate thought to be in
+    it, and the margin to add on each side, in those widths and heights."""
+
+    box: Box
+    plate: tuple[float, float]
+    margin: tuple[float, float]
 
 
 @dataclass(frozen=True)
@@ -178,8 +193,9 @@ class PlateReader:
 
         An image small and shaped like a plate is first read whole, as a plate crop (a crop
         cut by another system, or a still of one plate); a frame without a plate at the
-        detector's input size is searched again at `retry_size`; small candidates that gave
-        no plate are looked at again, enlarged (`_refine`).
+        detector's input size is searched again at `retry_size`; small candidates that gave no
+        plate, and small plate-coloured patches that gave no candidate, are looked at again,
+        enlarged (`_refine`).
         """
         spent = 0.0
         whole = whole_plate(image, self.region.two_row)
@@ -190,70 +206,92 @@ class PlateReader:
             if reads:
                 return FrameReading([whole], reads, spent)
         limit = self.config.max_candidates
+        size = self.config.detector.input_size
         candidates = self._layouts(self.detector.detect(image))[:limit]
         t0 = time.perf_counter()
         reads = self.read_candidates(image, candidates)
         spent += time.perf_counter() - t0
-        size = self.config.detector.input_size
+        if not isinstance(self.detector, PpocrDetector):
+            return FrameReading(candidates, reads, spent)
         retry = self.config.detector.retry_size
-        larger = retry > size
-        if not reads and larger and isinstance(self.detector, PpocrDetector):
+        if not reads and retry > size:
             candidates = self._layouts(self.detector.detect(image, retry))[:limit]
             t0 = time.perf_counter()
             reads = self.read_candidates(image, candidates)
             spent += time.perf_counter() - t0
             size = retry
-        if isinstance(self.detector, PpocrDetector):
-            reads, reading = self._refine(image, candidates, reads, size)
-            spent += reading
-        return FrameReading(candidates, reads, spent)
+        reads, reading = self._refine(image, candidates, reads, size)
+        return FrameReading(candidates, reads, spent + reading)
 
     def _refine(
         self, image: Image, candidates: list[Candidate], reads: list[PlateRead], size: int
     ) -> tuple[list[PlateRead], float]:
-        """`reads` with what small candidates show when each is detected again, enlarged, in a
-        window around it (at most REFINE_MAX windows), and the seconds spent reading them.
+        """`reads` with what small candidates and small coloured patches show when each is
+        detected again, enlarged, in a window around it, and the seconds spent reading them.
 
         A plate a dozen pixels tall at the detector's `size` gets a rough outline that often
-        cuts off its first characters; seen again enlarged, the outline fits the plate. A new
-        plate is added; a reading that holds the rough outline's reading and more (7AWV401 for
-        AWV401) replaces it.
+        cuts off its first characters; seen again enlarged, the outline fits the plate (at
+        most REFINE_MAX candidates). A smaller one leaves no trace in the detector's input;
+        where the region's plates are coloured, `_patches` finds it. A new plate is added; a
+        reading that holds a rough outline's reading and more (7AWV401 for AWV401) replaces
+        it.
         """
+        h_img, w_img = image.shape[:2]
+        scale = size / max(h_img, w_img)
+        windows: list[Window] = []
+        for cand in candidates:
+            plate = quad_size(cand.quad)
+            fresh = all(box_overlap(cand.box, w.box) < OVERLAP for w in windows)
+            if plate[1] * scale < REFINE_BELOW and fresh:
+                windows.append(Window(cand.box, plate, REFINE_MARGIN))
+        windows = windows[:REFINE_MAX] + self._patches(image, candidates, reads, size)
+        kept = list(reads)
+        reading = 0.0
+        for window in windows:
+            found, spent = self._look_closer(image, window)
+            reading += spent
+            for read in found:
+                same = [k for k in kept if box_overlap(read.box, k.box) >= OVERLAP]
+                if all(k.text in read.text and k.text != read.text for k in same):
+                    kept = [k for k in kept if k not in same] + [read]
+        return sorted(kept, key=lambda r: -r.confidence), reading
+
+    def _patches(
+        self, image: Image, candidates: list[Candidate], reads: list[PlateRead], size: int
+    ) -> list[Window]:
+        """Windows around plate-shaped patches of the region's plate colours that no candidate
+        or reading covers and that are too small for the detector at `size` (at most
+        PATCH_MAX, largest first); none where the region's plates are not coloured."""
+        if not self.region.search_colors:
+            return []
+        scale = size / max(image.shape[:2])
+        seen = [c.box for c in candidates] + [r.box for r in reads]
+        max_height = max(PATCH_MIN_HEIGHT, int(REFINE_BELOW / scale))
+        spots = colour_patches(image, self.region.search_colors, PATCH_MIN_HEIGHT, max_height)
+        unseen = [p for p in spots if all(box_overlap(p, b) < OVERLAP for b in seen)]
+        return [Window(p, (p[2] - p[0], p[3] - p[1]), PATCH_MARGIN) for p in unseen[:PATCH_MAX]]
+
+    def _look_closer(self, image: Image, window: Window) -> tuple[list[PlateRead], float]:
+        """Plates detected in the window, enlarged so that its plate is REFINE_HEIGHT px tall,
+        and the seconds spent reading them."""
         det = self.detector
         assert isinstance(det, PpocrDetector)
         h_img, w_img = image.shape[:2]
-        scale = size / max(h_img, w_img)
-        kept = list(reads)
-        reading = 0.0
-        tried: list[tuple[int, int, int, int]] = []
-        for cand in candidates:
-            w, h = quad_size(cand.quad)
-            box = cand.box
-            if len(tried) >= REFINE_MAX:
-                break
-            if h * scale >= REFINE_BELOW:
-                continue
-            if any(box_overlap(box, b) >= OVERLAP for b in tried):
-                continue
-            tried.append(box)
-            x1, y1 = max(0, box[0] - round(w)), max(0, box[1] - round(2 * h))
-            x2, y2 = min(w_img, box[2] + round(w)), min(h_img, box[3] + round(2 * h))
-            window = image[y1:y2, x1:x2]
-            if min(window.shape[:2]) < 8:
-                continue  # an outline (almost) outside the frame
-            enlarged = max(window.shape[:2]) * REFINE_HEIGHT / max(h, 1.0)
-            local = int(np.clip(enlarged, 160, det.config.input_size))
-            inner = self._layouts(det.detect(window, local))[:2]
-            shift = np.array([x1, y1], np.float32)
-            shifted = [Candidate(c.quad + shift, c.score, c.two_row) for c in inner]
-            t0 = time.perf_counter()
-            for read in self.read_candidates(image, shifted):
-                same = [k for k in kept if box_overlap(read.box, k.box) >= OVERLAP]
-                # a reading that holds the rough outline's one and more is the whole plate
-                if all(k.text in read.text and k.text != read.text for k in same):
-                    kept = [k for k in kept if k not in same] + [read]
-            reading += time.perf_counter() - t0
-        return sorted(kept, key=lambda r: -r.confidence), reading
+        (w, h), box = window.plate, window.box
+        mx, my = round(w * window.margin[0]), round(h * window.margin[1])
+        x1, y1 = max(0, box[0] - mx), max(0, box[1] - my)
+        x2, y2 = min(w_img, box[2] + mx), min(h_img, box[3] + my)
+        part = image[y1:y2, x1:x2]
+        if min(part.shape[:2]) < 8:
+            return [], 0.0  # an outline (almost) outside the frame
+        enlarged = max(part.shape[:2]) * REFINE_HEIGHT / max(h, 1.0)
+        local = int(np.clip(enlarged, 160, det.config.input_size))
+        inner = self._layouts(det.detect(part, local))[:2]
+        shift = np.array([x1, y1], np.float32)
+        shifted = [Candidate(c.quad + shift, c.score, c.two_row) for c in inner]
+        t0 = time.perf_counter()
+        found = self.read_candidates(image, shifted)
+        return found, time.perf_counter() - t0
 
     def _layouts(self, candidates: list[Candidate]) -> list[Candidate]:
         """The candidates in the region's plate layouts: two-row readings (join_rows, the
