@@ -20,7 +20,7 @@ from edge.sim.plates import render_plate
 from edge.vision.plates import PlateRead, PlateReader, PlatesConfig, recognise, vote
 from edge.vision.plates.config import RecogniserConfig
 from edge.vision.plates.decode import Decoded, PlateDecoder, _informative, fuse, settle
-from edge.vision.plates.detect import TILE, Candidate, group_lines, tiles
+from edge.vision.plates.detect import TILE, Candidate, group_lines, order_quad, quad_size, tiles
 from edge.vision.plates.color import colour_patches
 from edge.vision.plates.formats import load_regions, region
 from edge.vision.plates.reader import blank_emblems
@@ -361,6 +361,27 @@ def test_a_region_searching_an_unknown_colour_is_refused(tmp_path: Path) -> None
     )
     with pytest.raises(ConfigError, match=r"regions\.xx\.search_colors.*purple"):
         load_regions(bad)
+
+
+@pytest.mark.parametrize("angle", [0, 20, 35, 50, -35])
+def test_a_rotated_line_keeps_its_width_along_the_text(angle: float) -> None:
+    corners = cv2.boxPoints(((300, 200), (200, 60), angle))
+    quad = order_quad(corners)
+    w, h = quad_size(quad)
+    assert (round(w), round(h)) == (200, 60)
+    assert quad[1][0] > quad[0][0]  # the top edge runs left to right
+    # a column of text (vertical signage) stays upright: too narrow to be a plate
+    column = order_quad(cv2.boxPoints(((300, 200), (200, 60), 80)))
+    assert quad_size(column)[0] < quad_size(column)[1]
+
+
+def test_a_plate_rotated_35_degrees_is_read(reader: PlateReader) -> None:
+    # CCPD's "rotate" photos: a phone held at an angle to the car
+    frame = np.full((720, 720, 3), 90, np.uint8)
+    frame[330:390, 260:450] = cv2.resize(render_plate("皖A060T2", "blue"), (190, 60))
+    turn = cv2.getRotationMatrix2D((355, 360), 35, 1.0)
+    rotated = cv2.warpAffine(frame, turn, (720, 720), borderValue=(90, 90, 90))
+    assert [r.text for r in reader.read(rotated)] == ["皖A060T2"]
 
 
 def test_a_large_pass_is_cut_in_tiles_and_a_plate_on_a_tile_edge_is_read_once() -> None:

@@ -37,6 +37,7 @@ TWO_ROW_ASPECT = (1.3, 2.6)  # width / height of a two-row plate's box (GA 36: 4
 # widest text line read as a plate: an EU plate (520 x 110 mm, 4.7) measures up to 5.2 with the
 # detector's margins; a longer line is a plate joined to other text, which no format accepts
 MAX_ASPECT = 7.0
+MAX_ROTATION = 60.0  # degrees: text along a steeper edge is read as a column, not a plate
 TILE = 768  # px: the largest detector input side run in one piece
 TILE_OVERLAP = 160  # px at the detector's scale, wider than a plate small enough to need tiles
 REPEAT_OVERLAP = 0.6  # a line overlapping a larger one this much (of its area) is a repeat
@@ -59,12 +60,23 @@ class Candidate:
 
 
 def order_quad(points: npt.ArrayLike) -> Quad:
-    """Four points as top-left, top-right, bottom-right, bottom-left."""
+    """Four corners as top-left, top-right, bottom-right, bottom-left of the text they hold.
+
+    The top edge is the longer of the two edges that run rightwards, so a plate rotated 30
+    degrees keeps its width along the text; a longer edge steeper than MAX_ROTATION is a text
+    column's, and the column stays upright (too narrow to be a plate).
+    """
     pts = np.asarray(points, dtype=np.float32).reshape(4, 2)
-    by_y = pts[np.argsort(pts[:, 1], kind="stable")]
-    top = by_y[:2][np.argsort(by_y[:2, 0])]
-    bottom = by_y[2:][np.argsort(by_y[2:, 0])]
-    return np.array([top[0], top[1], bottom[1], bottom[0]], dtype=np.float32)
+    centre = pts.mean(axis=0)
+    # by angle around the centre: clockwise on screen (y points down), from the left
+    ring = pts[np.argsort(np.arctan2(pts[:, 1] - centre[1], pts[:, 0] - centre[0]))]
+    edges = np.roll(ring, -1, axis=0) - ring
+    angles = np.degrees(np.arctan2(edges[:, 1], edges[:, 0]))
+    lengths = np.linalg.norm(edges, axis=1)
+    rightwards = [i for i in range(4) if -90.0 < angles[i] <= 90.0]
+    upright = [i for i in rightwards if abs(angles[i]) <= MAX_ROTATION] or rightwards
+    start = max(upright, key=lambda i: (lengths[i], -abs(angles[i])))
+    return np.roll(ring, -start, axis=0).astype(np.float32)
 
 
 def quad_size(quad: Quad) -> tuple[float, float]:
