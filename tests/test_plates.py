@@ -18,12 +18,12 @@ from edge.cli import plates as plates_cli
 from edge.errors import ConfigError, ModelError
 from edge.sim.plates import render_plate
 from edge.vision.plates import PlateRead, PlateReader, PlatesConfig, recognise, vote
+from edge.vision.plates.color import colour_patches
 from edge.vision.plates.config import RecogniserConfig
 from edge.vision.plates.decode import Decoded, PlateDecoder, _informative, fuse, settle
 from edge.vision.plates.detect import TILE, Candidate, group_lines, order_quad, quad_size, tiles
-from edge.vision.plates.color import colour_patches
 from edge.vision.plates.formats import load_regions, region
-from edge.vision.plates.reader import blank_emblems
+from edge.vision.plates.reader import blank_emblems, issued_in
 from edge.vision.plates.recognise import Recogniser
 from models.plate_rec.data import is_holdout
 from tests.conftest import SHARED
@@ -542,6 +542,23 @@ def test_painted_text_and_empty_road_are_not_plates(reader: PlateReader) -> None
     )
     assert reader.read(frame) == []
     assert reader.read(np.full((720, 1280, 3), 90, np.uint8)) == []
+
+
+def test_cars_without_a_plate_give_no_reading(reader: PlateReader) -> None:
+    # CCPD's "np" samples: car fronts with the plate taken off. The plate model read the
+    # four rings of a dark grille, joined as two rows, as the black plate 皖A6RLUU (0.96)
+    photos = sorted((SCENES / "unlabeled" / "np").glob("*.jpg"))
+    assert len(photos) == 6
+    assert {p.name: reader.read(imread(p)) for p in photos} == {p.name: [] for p in photos}
+
+
+def test_a_two_row_reading_needs_a_two_row_plate_colour() -> None:
+    reading = decoder().decode(ctc_probs(["皖", "", "A", "1", "", "2", "3", "4", "5"], VOCAB))
+    assert reading is not None and reading.text == "皖A12345"
+    assert issued_in(reading, "black") and issued_in(reading, "yellow", ("yellow",))
+    assert not issued_in(reading, "black", ("yellow",))
+    assert issued_in(reading, None, ("yellow",))  # night: the colour is unknown
+    assert not issued_in(reading, "white")  # a standard plate is never white
 
 
 def test_models_are_named_with_sha256(reader: PlateReader) -> None:

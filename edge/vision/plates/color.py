@@ -9,6 +9,7 @@ import numpy.typing as npt
 # OpenCV hue is 0..180. Ranges chosen for the Chinese plate backgrounds (GA 36) and the
 # usual white/black European and American plates; text pixels are a minority in a plate.
 HUES = {"yellow": (11, 34), "green": (35, 95), "blue": (96, 130)}
+PLATE_COLORS = (*HUES, "white", "black")  # what classify_color names
 MIN_SATURATION = 70
 MIN_VALUE = 60
 

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from edge.errors import ConfigError
-from edge.vision.plates.color import HUES
+from edge.vision.plates.color import HUES, PLATE_COLORS
 
 FORMATS_FILE = Path(__file__).with_name("formats.yaml")
 _TOKEN = re.compile(r"^(=(?P<lit>.)|(?P<cls>[a-z_]+))(\{(?P<a>\d+)(,(?P<b>\d+))?\})?$")
@@ -53,6 +53,7 @@ class Region:
     two_row: bool = False  # plates with two rows of text in the Chinese layout (GA 36)
     alike: tuple[tuple[str, str], ...] = ()  # letter/digit pairs the plates print near alike
     search_colors: tuple[str, ...] = ()  # backgrounds saturated enough to find small plates by
+    two_row_colors: tuple[str, ...] = ()  # backgrounds two-row plates are issued in; () = any
 
     def look_alike(self, char: str) -> str | None:
         """The character printed near alike to char (O for 0, 0 for O), if the region has one."""
@@ -112,15 +113,31 @@ def _region(name: str, spec: dict[str, Any], classes: dict[str, str]) -> Region:
     alike = _pairs(spec, name, "alike")
     left_emblem = bool(spec.get("left_emblem", False))
     two_row = bool(spec.get("two_row", False))
-    search_colors = tuple(str(c) for c in spec.get("search_colors") or ())
-    unknown = [c for c in search_colors if c not in HUES]
+    search_colors = _colors(spec, name, "search_colors", tuple(HUES))
+    two_row_colors = _colors(spec, name, "two_row_colors", PLATE_COLORS)
+    return Region(
+        name,
+        separators,
+        tuple(templates),
+        left_emblem,
+        write_as,
+        two_row,
+        alike,
+        search_colors,
+        two_row_colors,
+    )
+
+
+def _colors(
+    spec: dict[str, Any], region_name: str, key: str, known: tuple[str, ...]
+) -> tuple[str, ...]:
+    colors = tuple(str(c) for c in spec.get(key) or ())
+    unknown = [c for c in colors if c not in known]
     if unknown:
         raise ConfigError(
-            f"{FORMATS_FILE}: regions.{name}.search_colors: {unknown} not among {sorted(HUES)}"
+            f"{FORMATS_FILE}: regions.{region_name}.{key}: {unknown} not among {list(known)}"
         )
-    return Region(
-        name, separators, tuple(templates), left_emblem, write_as, two_row, alike, search_colors
-    )
+    return colors
 
 
 def _pairs(spec: dict[str, Any], region_name: str, key: str) -> tuple[tuple[str, str], ...]:

@@ -114,15 +114,19 @@ def whole_plate(image: Image, two_row: bool) -> Candidate | None:
     return Candidate(quad, 1.0, two_row=two_row and aspect < TWO_ROW_BELOW)
 
 
-def issued_in(decoded: Decoded, color: str | None) -> bool:
-    """Whether a plate of this format is issued in this background colour.
+def issued_in(decoded: Decoded, color: str | None, two_row: tuple[str, ...] = ()) -> bool:
+    """Whether a plate of this format is issued in this background colour (and, for a
+    two-row reading, in a colour of `two_row`, when given).
 
     Painted text in plate format on a white or red truck panel is the classic false plate; a
-    Chinese standard plate is only ever blue, yellow or black. An unknown colour (night, glare)
-    does not reject.
+    Chinese standard plate is only ever blue, yellow or black, and a two-row one yellow: the
+    plate model reads the two halves of a dark grille, joined, as a black plate. An unknown
+    colour (night, glare) does not reject.
     """
+    if color is None:
+        return True
     allowed = decoded.template.colors
-    return color is None or allowed is None or color in allowed
+    return (allowed is None or color in allowed) and (not two_row or color in two_row)
 
 
 @dataclass(frozen=True)
@@ -323,7 +327,8 @@ class PlateReader:
             # background their format is issued in; a generic recogniser reads painted text as
             # what it is, and on a tight text box a blue plate can look white: its own
             # readings are not held to the colour
-            if generic or issued_in(decoded, read.color):
+            two_row = self.region.two_row_colors if cand.two_row else ()
+            if generic or issued_in(decoded, read.color, two_row):
                 reads.append(read)
         reads.sort(key=lambda r: -r.confidence)
         kept: list[PlateRead] = []
