@@ -2,9 +2,10 @@
 
 Pipelines compared on the same images:
   ours        the unit's plate reader with its default config (edge.vision.plates): PP-OCRv4
-              mobile text detector (a second pass at 1280 px on a frame without a plate) -> plate
-              grouping -> PP-OCRv4 recogniser with format-aware CTC decoding, and for region cn
-              the project's plate model on the plates PP-OCR is not sure of
+              mobile text detector (again at 960, then 1280 px on a frame without a plate) ->
+              plate grouping -> PP-OCRv4 recogniser with format-aware CTC decoding, and on the
+              plates PP-OCR is not sure of a second recogniser: the project's plate model in
+              region cn, the rapidocr wheel's PP-OCRv6 elsewhere
   ours-ppocr  the same with the PP-OCR recogniser alone for every region
   hlpr3+ours  HyperLPR3 y5fu_320 plate detector (corner points) -> the same recognisers/decoder
   rapidocr    generic RapidOCR pipeline with its own (PP-OCRv6 small) models, no plate logic; a
@@ -20,7 +21,7 @@ plate read, and peak resident memory after each pipeline.
 
     .venv/bin/python benchmarks/plates.py [--limit N] [--datasets ccpd-crops,easypr,...]
         [--pipelines ours,hlpr3+ours,rapidocr,rapidocr-v4,ours-ppocr] [--json out.json]
-        [--config '{"detector": {"retry_size": 0}}']
+        [--config '{"detector": {"retry_sizes": []}}']
 """
 
 from __future__ import annotations
@@ -271,7 +272,8 @@ def main() -> None:
         "--config",
         type=json.loads,
         default={},
-        help='plates settings for our pipelines, as JSON, e.g. \'{"detector": {"retry_size": 0}}\'',
+        help="plates settings for our pipelines, as JSON, e.g. "
+        '\'{"detector": {"retry_sizes": []}}\'',
     )
     args = ap.parse_args()
     results: dict[str, Any] = {}

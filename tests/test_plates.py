@@ -316,9 +316,30 @@ def test_a_small_plate_in_a_large_frame_is_found_on_the_second_pass() -> None:
     plate = render_plate("皖A12345", "yellow")  # a colour the region does not search by
     frame = np.full((1080, 1920, 3), 90, np.uint8)
     frame[600:619, 900:960] = cv2.resize(plate, (60, 19), interpolation=cv2.INTER_AREA)
-    one_pass = PlateReader(PlatesConfig.model_validate({"detector": {"retry_size": 0}}))
+    one_pass = PlateReader(PlatesConfig.model_validate({"detector": {"retry_sizes": []}}))
     assert one_pass.read(frame) == []
     assert [r.text for r in PlateReader(PlatesConfig()).read(frame)] == ["皖A12345"]
+
+
+def test_a_frame_without_a_plate_is_searched_at_each_retry_size_in_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reader = PlateReader(PlatesConfig())
+    sizes: list[int] = []
+    detect = reader.detector.detect
+
+    def spy(image: np.ndarray, size: int = 0) -> list[Candidate]:
+        sizes.append(size)
+        return detect(image, size)
+
+    monkeypatch.setattr(reader.detector, "detect", spy)
+    road = np.full((1080, 1920, 3), 90, np.uint8)
+    assert reader.read(road) == []
+    assert sizes == [0, 960, 1280]  # 0: the input size
+    sizes.clear()
+    road[500:560, 800:990] = cv2.resize(render_plate("皖A12345", "blue"), (190, 60))
+    assert [r.text for r in reader.read(road)] == ["皖A12345"]
+    assert sizes == [0]  # a frame with a plate costs one pass
 
 
 def test_a_small_blue_plate_beside_a_read_one_is_found_by_its_colour() -> None:
@@ -604,6 +625,8 @@ def test_config_rejects_typos_and_unknown_regions() -> None:
         PlatesConfig.model_validate({"region": "mars"})
     with pytest.raises(ValidationError, match="charset"):
         PlatesConfig.model_validate({"recogniser": {"type": "ctc", "path": "m.onnx"}})
+    with pytest.raises(ValidationError, match="retry sizes grow"):
+        PlatesConfig.model_validate({"detector": {"retry_sizes": [1280, 960]}})
 
 
 # --- vote ------------------------------------------------------------------------------------

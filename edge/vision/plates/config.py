@@ -28,20 +28,28 @@ class DetectorConfig(ConfigModel):
     input_size: int = Field(
         640, ge=160, le=2048, description="ppocr-det: longest side in px; yolo-plate: square side"
     )
-    retry_size: int = Field(
-        1280,
-        ge=0,
-        le=2048,
-        description="ppocr-det: when a frame gives no plate at input_size, detect again at this "
-        "longest side (0 = never): small plates in a large frame need it, and so do plates in "
-        "a small image (the detector sees them better enlarged); it costs a second, slower "
-        "pass only on frames without a plate",
+    retry_sizes: list[int] = Field(
+        [960, 1280],
+        max_length=4,
+        description="ppocr-det: when a frame gives no plate at input_size, detect again at each "
+        "of these longest sides in turn until one gives a plate ([] = never): small plates in a "
+        "large frame need it, and so do plates in a small image (the detector sees them better "
+        "enlarged); it costs more, slower passes only on frames without a plate",
     )
     score_threshold: float = Field(
         0.3, ge=0.0, le=1.0, description="minimum detection score (yolo: obj*class; DB: box mean)"
     )
     nms_iou: float = Field(0.5, gt=0.0, le=1.0, description="IoU above which boxes are merged")
     min_height: int = Field(8, ge=4, le=200, description="smallest plate/text height read, px")
+
+    @field_validator("retry_sizes")
+    @classmethod
+    def _growing(cls, sizes: list[int]) -> list[int]:
+        if any(not 160 <= s <= 2048 for s in sizes):
+            raise ValueError("each retry size is 160-2048 px")
+        if sizes != sorted(set(sizes)):
+            raise ValueError("retry sizes grow, each larger than the one before")
+        return sizes
 
 
 class RecogniserConfig(ConfigModel):

@@ -196,10 +196,11 @@ class PlateReader:
         """read() with what it looked at: the candidates read and the time spent reading them.
 
         An image small and shaped like a plate is first read whole, as a plate crop (a crop
-        cut by another system, or a still of one plate); a frame without a plate at the
-        detector's input size is searched again at `retry_size`; small candidates that gave no
-        plate, and small plate-coloured patches that gave no candidate, are looked at again,
-        enlarged (`_refine`).
+        cut by another system, or a still of one plate). A frame without a plate at the
+        detector's input size is searched again at each of `retry_sizes` in turn until one
+        gives a plate: the smaller pass costs less, the larger finds smaller plates. Small
+        candidates that gave no plate, and small plate-coloured patches that gave no
+        candidate, are looked at again, enlarged (`_refine`).
         """
         spent = 0.0
         whole = whole_plate(image, self.region.two_row)
@@ -217,8 +218,11 @@ class PlateReader:
         spent += time.perf_counter() - t0
         if not isinstance(self.detector, PpocrDetector):
             return FrameReading(candidates, reads, spent)
-        retry = self.config.detector.retry_size
-        if not reads and retry > size:
+        for retry in self.config.detector.retry_sizes:
+            if reads:
+                break
+            if retry <= size:
+                continue
             candidates = self._layouts(self.detector.detect(image, retry))[:limit]
             t0 = time.perf_counter()
             reads = self.read_candidates(image, candidates)
