@@ -546,6 +546,23 @@ def test_a_text_block_shaped_like_a_two_row_plate_is_also_read_as_two_rows() -> 
     ]
 
 
+def test_a_plate_outline_is_cut_back_from_a_date_stamp_under_it() -> None:
+    # EasyPR 湘F8ZS83: the detector's margin around the plate's characters took in the top of
+    # the camera's date stamp, and the F was read as an E
+    def line(x1: int, y1: int, x2: int, y2: int) -> Candidate:
+        quad = np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], np.float32)
+        return Candidate(quad, 0.9, False)
+
+    plate, stamp = line(1168, 795, 1481, 898), line(1132, 864, 1373, 926)
+    far = line(100, 100, 300, 160)  # a line beside nothing keeps its outline
+    got = {c.box: c for c in group_lines([plate, stamp, far], 8) if not c.two_row}
+    plate_box = next(b for b in got if b[0] == 1168)
+    stamp_box = next(b for b in got if b[0] == 1132)
+    assert plate_box[1] == 795 and 868 <= plate_box[3] <= 878  # characters end near 866
+    assert stamp_box[3] == 926 and stamp_box[1] >= 868
+    assert (100, 100, 300, 160) in got
+
+
 def test_a_line_longer_than_any_plate_is_not_a_candidate() -> None:
     # an EU plate with the detector's margins is about 5:1; a 10:1 line is a banner or a plate
     # run into other text, and reading it costs as much as four plates
