@@ -561,6 +561,10 @@ def test_a_plate_outline_is_cut_back_from_a_date_stamp_under_it() -> None:
     assert plate_box[1] == 795 and 868 <= plate_box[3] <= 878  # characters end near 866
     assert stamp_box[3] == 926 and stamp_box[1] >= 868
     assert (100, 100, 300, 160) in got
+    # a turned line's upright box says little of what is above or below it: left whole
+    turned = Candidate(order_quad(cv2.boxPoints(((1250, 800), (300, 60), 30))), 0.9, False)
+    kept = [c for c in group_lines([turned, stamp], 8) if not c.two_row]
+    assert any(np.allclose(c.quad, turned.quad) for c in kept)
 
 
 def test_a_line_longer_than_any_plate_is_not_a_candidate() -> None:

@@ -40,6 +40,7 @@ MAX_ASPECT = 7.0
 MAX_ROTATION = 60.0  # degrees: text along a steeper edge is read as a column, not a plate
 TILE = 768  # px: the largest detector input side run in one piece
 TILE_OVERLAP = 160  # px at the detector's scale, wider than a plate small enough to need tiles
+LEVEL = 0.18  # slope of a level line's top edge (10 degrees): only level lines are cut apart
 MARGIN_SHARE = 0.3  # of a line's outline height, the margin unclipping adds above and below
 REPEAT_OVERLAP = 0.6  # a line overlapping a larger one this much (of its area) is a repeat
 
@@ -230,6 +231,10 @@ def _apart(lines: list[Candidate]) -> list[Candidate]:
     in the top of a date stamp under it, and the F of 湘F8ZS83 is read as an E."""
     out: list[Candidate] = []
     for line in lines:
+        dx, dy = line.quad[1] - line.quad[0]
+        if abs(dy) > LEVEL * abs(dx):
+            out.append(line)  # a turned line's box says little of what is above or below it
+            continue
         quad = line.quad.copy()
         x1, y1, x2, y2 = line.box
         top, bottom = float(y1), float(y2)
