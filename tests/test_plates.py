@@ -281,6 +281,22 @@ def test_a_us_plate_pp_ocr_v4_misreads_is_settled_by_the_second_opinion() -> Non
     assert [r.text for r in reads] == ["DL9E1U"]
 
 
+@pytest.mark.skipif(not (PLATES / "openalpr").is_dir(), reason="OpenALPR scenes not in ../shared")
+def test_a_plate_only_the_second_recogniser_reads_must_be_sure() -> None:
+    # the photo letterboxed into a 1080p frame: PP-OCRv4 reads nothing in the plate's rough
+    # 640 px outline and PP-OCRv6 reads AX803 at 0.63; that reading kept the frame from the
+    # larger pass that reads the plate
+    photo = cv2.imread(str(PLATES / "openalpr" / "us" / "car9-5.jpg"))
+    h, w = photo.shape[:2]
+    s = min(1920 / w, 1080 / h)
+    small = cv2.resize(photo, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+    frame = np.full((1080, 1920, 3), 110, np.uint8)
+    y, x = (1080 - small.shape[0]) // 2, (1920 - small.shape[1]) // 2
+    frame[y : y + small.shape[0], x : x + small.shape[1]] = small
+    reads = PlateReader(PlatesConfig(region="us")).read(frame)
+    assert [r.text for r in reads] == ["AYX8803"]
+
+
 def test_without_the_mobile_models_the_rapidocr_wheel_models_are_used(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -117,8 +117,8 @@ class PlatesConfig(ConfigModel):
         le=1.0,
         description="a reading with every character at least this confident is final; below "
         "it the next recogniser (auto: the plate model in region cn, the newer PP-OCR "
-        "elsewhere) reads the "
-        "plate too, and a single character the two dispute goes to the more confident",
+        "elsewhere) reads the plate too, and a single character the two dispute goes to the "
+        "more confident; a plate only the later recogniser reads must be this confident",
     )
     max_candidates: int = Field(
         12, ge=1, le=100, description="most plate candidates read per frame, best scores first"

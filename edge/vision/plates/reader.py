@@ -363,11 +363,15 @@ class PlateReader:
         reading, or one with a character below `sure_confidence`. Two readings that differ in
         one character are fused (or settled by the referee, where there is one); otherwise an
         earlier reading that passed `min_confidence` stands, and one that did not gives way to
-        the later reading.
+        the later reading. A plate the first recogniser read nothing of has one witness: its
+        reading must reach `sure_confidence` (PP-OCRv6 read the rough outline of a small US
+        plate as AX803 at 0.63, and that reading kept the frame from the larger pass that
+        reads AYX8803).
         """
         best: list[Decoded | None] = [None] * len(crops)
         generic: list[str | None] = [None] * len(crops)
         disputes: dict[int, tuple[Decoded, Decoded]] = {}
+        bars = [self.config.min_confidence] * len(crops)
         for rec, decoder in self.stages:
             todo = [i for i, d in enumerate(best) if not self._sure(d)]
             if not todo:
@@ -385,12 +389,14 @@ class PlateReader:
                     if old is not None and old.text != new.text:
                         disputes[i] = (old, new)
                 elif old is None or old.confidence < self.config.min_confidence:
+                    if old is None and rec is not self.stages[0][0]:
+                        bars[i] = max(bars[i], self.config.sure_confidence)
                     best[i] = new
         if self.referee is not None and disputes:
             self._settle(crops, best, disputes)
         return [
-            None if d is None or d.confidence < self.config.min_confidence else (d, d.text == g)
-            for d, g in zip(best, generic, strict=True)
+            None if d is None or d.confidence < bar else (d, d.text == g)
+            for d, g, bar in zip(best, generic, bars, strict=True)
         ]
 
     def _settle(
