@@ -297,6 +297,18 @@ def test_a_plate_only_the_second_recogniser_reads_must_be_sure() -> None:
     assert [r.text for r in reads] == ["AYX8803"]
 
 
+@pytest.mark.skipif(not (PLATES / "easypr").is_dir(), reason="EasyPR scenes not in ../shared")
+def test_a_reading_the_first_recogniser_did_not_pass_has_one_witness(reader: PlateReader) -> None:
+    # PP-OCRv4 reads the TAXI roof sign above the car as 新RLTAXU at 0.04; the plate model's
+    # 皖ABTAX1 at 0.62 passed min_confidence alone and was reported beside the real plates
+    image = cv2.imdecode(
+        np.fromfile(PLATES / "easypr" / "images" / "皖A85501.jpg", np.uint8), cv2.IMREAD_COLOR
+    )
+    texts = [r.text for r in reader.read(image)]
+    assert "皖A85501" in texts
+    assert "皖ABTAX1" not in texts
+
+
 def test_without_the_mobile_models_the_rapidocr_wheel_models_are_used(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

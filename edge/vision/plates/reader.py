@@ -363,10 +363,11 @@ class PlateReader:
         reading, or one with a character below `sure_confidence`. Two readings that differ in
         one character are fused (or settled by the referee, where there is one); otherwise an
         earlier reading that passed `min_confidence` stands, and one that did not gives way to
-        the later reading. A plate the first recogniser read nothing of has one witness: its
-        reading must reach `sure_confidence` (PP-OCRv6 read the rough outline of a small US
-        plate as AX803 at 0.63, and that reading kept the frame from the larger pass that
-        reads AYX8803).
+        the later reading. A plate the first recogniser read nothing of, or nothing passing
+        `min_confidence`, has one witness: its reading must reach `sure_confidence` (PP-OCRv6
+        read the rough outline of a small US plate as AX803 at 0.63, and that reading kept the
+        frame from the larger pass that reads AYX8803; the plate model read a TAXI roof sign,
+        which PP-OCRv4 read as nothing like a plate, as 皖ABTAX1 at 0.62).
         """
         best: list[Decoded | None] = [None] * len(crops)
         generic: list[str | None] = [None] * len(crops)
@@ -389,7 +390,7 @@ class PlateReader:
                     if old is not None and old.text != new.text:
                         disputes[i] = (old, new)
                 elif old is None or old.confidence < self.config.min_confidence:
-                    if old is None and rec is not self.stages[0][0]:
+                    if rec is not self.stages[0][0]:
                         bars[i] = max(bars[i], self.config.sure_confidence)
                     best[i] = new
         if self.referee is not None and disputes:
