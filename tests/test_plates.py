@@ -148,8 +148,9 @@ def test_decoder_prefers_a_national_format_where_a_character_is_in_doubt() -> No
     got = decoder("eu").decode(probs)
     assert got is not None and got.text == "LM298AI"
     # but a character the model is sure of is never overruled by the format
+    frames[12] = "7"
     got = decoder("eu").decode(ctc_probs(frames, VOCAB))
-    assert got is not None and got.text == "LM298A1"
+    assert got is not None and got.text == "LM298A7"
 
 
 def spelled(text: str) -> list[str]:
@@ -175,9 +176,28 @@ def test_eu_national_formats_take_o_and_zero_as_look_alikes() -> None:
     # and of an O where it has a digit
     got = decoder("eu").decode(ctc_probs(spelled("RKO82AL"), VOCAB))
     assert got is not None and got.text == "RK082AL"
+    # the letter I of a small Slovak RK-708AI, which both recognisers read as a 1
+    got = decoder("eu").decode(ctc_probs(spelled("RK708A1"), VOCAB))
+    assert got is not None and (got.text, got.template.name) == ("RK708AI", "ll_ddd_ll")
     # text that no national format fits stays as read (a Polish WA 56660)
     got = decoder("eu").decode(ctc_probs(spelled("WA56660"), VOCAB))
     assert got is not None and (got.text, got.template.name) == ("WA56660", "generic")
+
+
+def test_decoder_says_where_along_the_line_each_character_was_read() -> None:
+    frames = ["", "", "皖", "", "A", "A", "", "1", "", "2", "", "", "3", "4", "", "5", ""]
+    dec = decoder()
+    steps = [2, 4, 7, 9, 12, 13, 15]
+    got = dec.decode(ctc_probs(frames, VOCAB))  # the best path spells the plate
+    assert got is not None and got.text == "皖A12345"
+    assert got.at == tuple(t / len(frames) for t in steps)
+    probs = ctc_probs(frames, VOCAB, sure=0.99995)
+    probs[7, VOCAB.index("京")] = 1.5  # the best path is no plate: the full search runs
+    probs /= probs.sum(axis=1, keepdims=True)
+    assert dec._best_path(probs[:, dec.index], probs[:, dec.blank], 0.0) is None
+    got = dec.decode(probs)
+    assert got is not None and got.text == "皖A12345"
+    assert got.at == tuple(t / len(frames) for t in steps)
 
 
 @pytest.mark.parametrize("name", ["cn", "eu", "us"])
@@ -271,6 +291,30 @@ def test_outside_china_the_wheels_newer_recogniser_gives_a_second_opinion(
     monkeypatch.setattr(recognise, "PPOCR_MOBILE", tmp_path)
     assert len(recognise.resolve(auto, "us")) == 1
     assert recognise.referee(auto, "cn") is None
+
+
+def test_a_mark_left_of_a_european_plate_read_as_a_letter_is_cut_off() -> None:
+    # a small grey mark where a coat of arms and country code sit: both recognisers read it as
+    # an H, and HRK708AC fits no national format; the plate read from the gap after the H does
+    plate = np.full((60, 300, 3), 235, np.uint8)
+    cv2.rectangle(plate, (2, 2), (297, 57), (40, 40, 40), 2)
+    cv2.putText(plate, "H", (6, 40), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (80, 80, 80), 2)
+    cv2.putText(plate, "RK 708AC", (32, 45), cv2.FONT_HERSHEY_DUPLEX, 1.3, (30, 30, 30), 2)
+    got = PlateReader(PlatesConfig(region="eu")).read_crop(plate)
+    assert got is not None and got.text == "RK708AC"
+
+
+@pytest.mark.skipif(not (PLATES / "openalpr").is_dir(), reason="OpenALPR scenes not in ../shared")
+@pytest.mark.parametrize(
+    ("photo", "plate"), [("test_036.jpg", "RK708AI"), ("test_082.jpg", "RK641AL")]
+)
+def test_a_small_slovak_plate_is_read_without_its_coat_of_arms(photo: str, plate: str) -> None:
+    # the pale arms and SK left of a 17 px plate were read as an H: HRK708A1, HRK641AL (the
+    # second is the car parked behind the labelled one)
+    image = cv2.imread(str(PLATES / "openalpr" / "eu" / photo))
+    texts = [r.text for r in PlateReader(PlatesConfig(region="eu")).read(image)]
+    assert plate in texts
+    assert not any(t.endswith(plate[1:]) and t != plate for t in texts)
 
 
 @pytest.mark.skipif(not (PLATES / "openalpr").is_dir(), reason="OpenALPR scenes not in ../shared")

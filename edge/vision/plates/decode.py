@@ -40,6 +40,9 @@ class Decoded:
     template: Template
     log_score: float  # log-probability of the chosen alignment
     greedy_log_score: float  # log-probability of the unconstrained best path (upper bound)
+    # where each character was read along the line, as a share of its width (its first step);
+    # empty where a reading was put together from two
+    at: tuple[float, ...] = ()
 
     @property
     def confidence(self) -> float:
@@ -166,6 +169,11 @@ class PlateDecoder:
         if found is None:
             steps = _informative(blank)
             found = self._search(sub[steps], blank[steps], greedy)
+            if found is not None:  # the search saw only the informative steps
+                kept = np.flatnonzero(steps)
+                found = replace(found, at=tuple(float(kept[round(a)]) for a in found.at))
+        if found is not None:
+            found = replace(found, at=tuple(a / len(probs) for a in found.at))
         if found is None or not self.region.write_as:
             return found
         # checked against the formats as read (ARIZONA is a word, not a plate), written as usual
@@ -182,6 +190,7 @@ class PlateDecoder:
         is_char = best_p > blank
         chars: list[str] = []
         confs: list[float] = []
+        at: list[float] = []
         prev = -1
         for t in range(len(sub)):
             c = int(best[t]) if is_char[t] else -1
@@ -190,13 +199,14 @@ class PlateDecoder:
             elif c >= 0:
                 chars.append(self.chars[c])
                 confs.append(float(best_p[t]))
+                at.append(float(t))
             prev = c
         text = "".join(chars)
         fits = [t for t in self.templates if t.prior >= self.top_prior and t.accepts(text)]
         if not fits:
             return None
         score = float(np.log(np.where(is_char, best_p, blank) + EPS).sum())
-        return Decoded(text, tuple(confs), fits[0], score, greedy)
+        return Decoded(text, tuple(confs), fits[0], score, greedy, tuple(at))
 
     def _search(self, sub: FloatArray, blank: FloatArray, greedy: float) -> Decoded | None:
         """The best alignment over all templates (joint Viterbi)."""
@@ -210,8 +220,10 @@ class PlateDecoder:
         row0 = self.last_rows[best] - len(template.slots) + 1
         text_chars: list[str] = []
         confs: list[float] = []
+        at: list[float] = []
         for k in range(len(template.slots)):
             frames = [t for t, (r, _) in zip(t_idx, rows_cols, strict=True) if r == row0 + k]
+            at.append(float(frames[0]))
             c = rows_cols[t_idx.index(frames[0])][1]
             char = self.chars[c]
             # a look-alike the slot took is written as the slot's character
@@ -224,7 +236,7 @@ class PlateDecoder:
             return None
         score = float(sum(logp[t, c] for t, (_, c) in zip(t_idx, rows_cols, strict=True)))
         score += float(sum(logb[t] for t in range(len(logb)) if t not in set(t_idx)))
-        return Decoded(text, tuple(confs), template, score, greedy)
+        return Decoded(text, tuple(confs), template, score, greedy, tuple(at))
 
     def _viterbi(
         self, logp: FloatArray, logb: FloatArray

@@ -357,6 +357,40 @@ class PlateReader:
         )
 
     def _decode(self, crops: list[Image]) -> list[tuple[Decoded, bool] | None]:
+        """Each crop's reading (`_read`), read again without its first character where that
+        character may be a left emblem (`_past_emblem`)."""
+        found = self._read(crops)
+        if not self.region.left_emblem or self.stages[0][1].top_prior <= 0:
+            return found
+        return self._past_emblem(crops, found)
+
+    def _past_emblem(
+        self, crops: list[Image], found: list[tuple[Decoded, bool] | None]
+    ) -> list[tuple[Decoded, bool] | None]:
+        """Readings of no national format, read again from the gap after their first character;
+        kept where the rest is a national plate.
+
+        A coat of arms and country code left of a small plate's text are too pale to blank: the
+        recognisers read them as one more letter (HRK641AL for the Slovak RK-641AL), and the
+        extra letter puts the plate outside its national format.
+        """
+        redo: list[int] = []
+        cuts: list[Image] = []
+        for i, f in enumerate(found):
+            if f is None or f[0].template.prior > 0 or len(f[0].at) < 2:
+                continue
+            width = crops[i].shape[1]
+            x = round((f[0].at[0] + f[0].at[1]) / 2 * width)  # the gap after the first character
+            if 0 < x < width * EMBLEM_LEFT:
+                redo.append(i)
+                cuts.append(crops[i][:, x:])
+        out = list(found)
+        for i, again in zip(redo, self._read(cuts), strict=True):
+            if again is not None and again[0].template.prior > 0:
+                out[i] = again
+        return out
+
+    def _read(self, crops: list[Image]) -> list[tuple[Decoded, bool] | None]:
         """Each crop's reading, and whether a generic recogniser read that text by itself.
 
         A recogniser reads (batched) only the crops the earlier ones are not sure of: no
