@@ -271,10 +271,15 @@ class PlateDecoder:
         cols = np.arange(n_cols)
         rows = np.arange(n_rows)
         for t in range(1, n_t):
-            order = np.argsort(c_state, axis=1)
-            a1, a2 = order[:, -1], order[:, -2]
+            # the best and second-best character of each row (argmax twice: a full sort of
+            # every row at every step took most of the decoding time)
+            a1 = c_state.argmax(axis=1)
+            v1 = c_state[rows, a1]
+            c_state[rows, a1] = -np.inf
+            a2 = c_state.argmax(axis=1)
+            v2 = c_state[rows, a2]
+            c_state[rows, a1] = v1
             tr.top1[t - 1], tr.top2[t - 1] = a1, a2
-            v1, v2 = c_state[rows, a1], c_state[rows, a2]
             # blank states: stay, or close the char of the same row
             new_b = b_state.copy()
             tr.bp_b[t, :n_rows] = v1 > b_state[:n_rows]
@@ -282,14 +287,16 @@ class PlateDecoder:
             new_b += logb[t]
             # char states: stay, from the blank before, or straight from the previous row's char
             # (CTC needs a blank between two equal characters, hence the second best)
-            from_b = np.broadcast_to(b_state[self.before][:, None], c_state.shape)
+            from_b = b_state[self.before][:, None]
             pv1 = np.where(self.first, NEG, v1[prev_row])[:, None]
             pv2 = np.where(self.first, NEG, v2[prev_row])[:, None]
             from_c = np.where(cols[None, :] == a1[prev_row][:, None], pv2, pv1)
-            cand = np.stack([c_state, from_b, from_c])
-            choice = cand.argmax(axis=0)
-            tr.bp_c[t] = choice
-            c_state = np.take_along_axis(cand, choice[None], 0)[0] + logp[t] + self.mask
+            # the first of equal moves wins: stay, then from the blank, then from the char
+            take_b = from_b > c_state
+            best = np.where(take_b, from_b, c_state)
+            take_c = from_c > best
+            tr.bp_c[t] = np.where(take_c, 2, take_b)
+            c_state = np.where(take_c, from_c, best) + logp[t] + self.mask
             b_state = new_b
         tr.top1[n_t - 1] = c_state.argmax(axis=1)
         tr.c_state, tr.b_state = c_state, b_state
