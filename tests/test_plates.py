@@ -325,18 +325,23 @@ def test_a_us_plate_pp_ocr_v4_misreads_is_settled_by_the_second_opinion() -> Non
     assert [r.text for r in reads] == ["DL9E1U"]
 
 
-@pytest.mark.skipif(not (PLATES / "openalpr").is_dir(), reason="OpenALPR scenes not in ../shared")
-def test_a_plate_only_the_second_recogniser_reads_must_be_sure() -> None:
-    # the photo letterboxed into a 1080p frame: PP-OCRv4 reads nothing in the plate's rough
-    # 640 px outline and PP-OCRv6 reads AX803 at 0.63; that reading kept the frame from the
-    # larger pass that reads the plate
-    photo = cv2.imread(str(PLATES / "openalpr" / "us" / "car9-5.jpg"))
+def letterbox_1080p(photo: np.ndarray) -> np.ndarray:
+    """A photo scaled to fit a 1920x1080 frame, centred on grey (as benchmarks/plates_1080p)."""
     h, w = photo.shape[:2]
     s = min(1920 / w, 1080 / h)
     small = cv2.resize(photo, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
     frame = np.full((1080, 1920, 3), 110, np.uint8)
     y, x = (1080 - small.shape[0]) // 2, (1920 - small.shape[1]) // 2
     frame[y : y + small.shape[0], x : x + small.shape[1]] = small
+    return frame
+
+
+@pytest.mark.skipif(not (PLATES / "openalpr").is_dir(), reason="OpenALPR scenes not in ../shared")
+def test_a_plate_only_the_second_recogniser_reads_must_be_sure() -> None:
+    # the photo letterboxed into a 1080p frame: PP-OCRv4 reads nothing in the plate's rough
+    # 640 px outline and PP-OCRv6 reads AX803 at 0.63; that reading kept the frame from the
+    # larger pass that reads the plate
+    frame = letterbox_1080p(cv2.imread(str(PLATES / "openalpr" / "us" / "car9-5.jpg")))
     reads = PlateReader(PlatesConfig(region="us")).read(frame)
     assert [r.text for r in reads] == ["AYX8803"]
 
@@ -351,6 +356,16 @@ def test_a_reading_the_first_recogniser_did_not_pass_has_one_witness(reader: Pla
     texts = [r.text for r in reader.read(image)]
     assert "皖A85501" in texts
     assert "皖ABTAX1" not in texts
+
+
+@pytest.mark.skipif(not (PLATES / "easypr").is_dir(), reason="EasyPR scenes not in ../shared")
+def test_a_blue_plate_read_as_two_rows_is_not_a_plate(reader: PlateReader) -> None:
+    # a blue plate cut by the frame's right edge (湘A669..): PP-OCRv4 read its rows joined as
+    # 皖AZA669 at 0.61; two-row plates are yellow, whichever recogniser reads them
+    photo = cv2.imdecode(
+        np.fromfile(PLATES / "easypr" / "images" / "湘A05H22.jpg", np.uint8), cv2.IMREAD_COLOR
+    )
+    assert [r.text for r in reader.read(letterbox_1080p(photo))] == ["湘A05H22"]
 
 
 def test_without_the_mobile_models_the_rapidocr_wheel_models_are_used(

@@ -126,7 +126,13 @@ def issued_in(decoded: Decoded, color: str | None, two_row: tuple[str, ...] = ()
     if color is None:
         return True
     allowed = decoded.template.colors
-    return (allowed is None or color in allowed) and (not two_row or color in two_row)
+    return (allowed is None or color in allowed) and stacked_in(color, two_row)
+
+
+def stacked_in(color: str | None, two_row: tuple[str, ...]) -> bool:
+    """Whether a reading of a text block as two rows may be on this plate colour (`two_row`
+    empty: not such a reading, or no colour rule for it; an unknown colour does not reject)."""
+    return not two_row or color is None or color in two_row
 
 
 @dataclass(frozen=True)
@@ -330,9 +336,14 @@ class PlateReader:
             # a plate model reads painted text as a plate, so its readings must have a
             # background their format is issued in; a generic recogniser reads painted text as
             # what it is, and on a tight text box a blue plate can look white: its own
-            # readings are not held to the colour
+            # readings are not held to the format's colours, but still to the two-row ones (it
+            # read the rows joined from a blue plate cut by the frame's edge as 皖AZA669)
             two_row = self.region.two_row_colors if cand.two_row else ()
-            if generic or issued_in(decoded, read.color, two_row):
+            if generic:
+                fits = stacked_in(read.color, two_row)
+            else:
+                fits = issued_in(decoded, read.color, two_row)
+            if fits:
                 reads.append(read)
         reads.sort(key=lambda r: -r.confidence)
         kept: list[PlateRead] = []
