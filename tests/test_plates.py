@@ -23,7 +23,7 @@ from edge.vision.plates.config import RecogniserConfig
 from edge.vision.plates.decode import Decoded, PlateDecoder, _informative, fuse, settle
 from edge.vision.plates.detect import TILE, Candidate, group_lines, order_quad, quad_size, tiles
 from edge.vision.plates.formats import load_regions, region
-from edge.vision.plates.reader import blank_emblems, issued_in
+from edge.vision.plates.reader import band_quad, blank_emblems, issued_in
 from edge.vision.plates.recognise import Recogniser
 from models.plate_rec.data import is_holdout
 from tests.conftest import SHARED
@@ -469,6 +469,38 @@ def test_a_region_searching_an_unknown_colour_is_refused(tmp_path: Path) -> None
     )
     with pytest.raises(ConfigError, match=r"regions\.xx\.search_colors.*purple"):
         load_regions(bad)
+
+
+@pytest.mark.parametrize("band", ["[0.5, 0.2]", "[0.2]", "[0.1, 1.5]", "middle"])
+def test_a_text_band_that_is_not_two_shares_of_the_height_is_refused(
+    tmp_path: Path, band: str
+) -> None:
+    bad = tmp_path / "formats.yaml"
+    bad.write_text(
+        "classes: {digit: '0123456789'}\n"
+        f"regions:\n  xx:\n    text_band: {band}\n"
+        "    formats: [{name: d, pattern: 'digit{5}'}]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"regions\.xx\.text_band"):
+        load_regions(bad)
+
+
+def test_the_text_band_of_a_tilted_quad_follows_its_edges() -> None:
+    quad = np.array([[10, 20], [110, 30], [110, 80], [10, 70]], np.float32)  # tl tr br bl
+    got = band_quad(quad, (0.2, 0.8))
+    assert np.allclose(got, [[10, 30], [110, 40], [110, 70], [10, 60]])
+
+
+@pytest.mark.skipif(not (PLATES / "openalpr").is_dir(), reason="OpenALPR scenes not in ../shared")
+@pytest.mark.parametrize(
+    ("photo", "plate"), [("wts-lg-000046.jpg", "BFN8484"), ("wts-lg-000033.jpg", "PK2V6M")]
+)
+def test_a_us_plate_is_also_read_between_its_state_name_and_slogan(photo: str, plate: str) -> None:
+    # read whole, with TEXAS above the characters, BFN-8484 came out as N848A4, and PK2V6M as
+    # PK2VGM (sure of the G); the band between name and slogan reads both right
+    image = cv2.imread(str(PLATES / "openalpr" / "us" / photo))
+    assert [r.text for r in PlateReader(PlatesConfig(region="us")).read(image)] == [plate]
 
 
 @pytest.mark.parametrize("angle", [0, 20, 35, 50, -35])

@@ -52,6 +52,7 @@ class Candidate:
     quad: Quad
     score: float
     two_row: bool
+    band: bool = False  # the characters' band of a whole-plate candidate (Region.text_band)
 
     @property
     def box(self) -> tuple[int, int, int, int]:

@@ -54,6 +54,9 @@ class Region:
     alike: tuple[tuple[str, str], ...] = ()  # letter/digit pairs the plates print near alike
     search_colors: tuple[str, ...] = ()  # backgrounds saturated enough to find small plates by
     two_row_colors: tuple[str, ...] = ()  # backgrounds two-row plates are issued in; () = any
+    # the characters' share of a whole plate's height (top, bottom), where a name is printed
+    # above them and a slogan below; None: the plate holds its characters only
+    text_band: tuple[float, float] | None = None
 
     def look_alike(self, char: str) -> str | None:
         """The character printed near alike to char (O for 0, 0 for O), if the region has one."""
@@ -115,6 +118,7 @@ def _region(name: str, spec: dict[str, Any], classes: dict[str, str]) -> Region:
     two_row = bool(spec.get("two_row", False))
     search_colors = _colors(spec, name, "search_colors", tuple(HUES))
     two_row_colors = _colors(spec, name, "two_row_colors", PLATE_COLORS)
+    text_band = _band(spec, name)
     return Region(
         name,
         separators,
@@ -125,7 +129,24 @@ def _region(name: str, spec: dict[str, Any], classes: dict[str, str]) -> Region:
         alike,
         search_colors,
         two_row_colors,
+        text_band,
     )
+
+
+def _band(spec: dict[str, Any], region_name: str) -> tuple[float, float] | None:
+    band = spec.get("text_band")
+    if band is None:
+        return None
+    try:
+        top, bottom = (float(x) for x in band)
+    except (TypeError, ValueError):
+        top = bottom = -1.0
+    if not 0.0 <= top < bottom <= 1.0:
+        raise ConfigError(
+            f"{FORMATS_FILE}: regions.{region_name}.text_band: [top, bottom] shares of the "
+            f"plate's height, 0 <= top < bottom <= 1, not {band!r}"
+        )
+    return top, bottom
 
 
 def _colors(

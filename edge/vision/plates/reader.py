@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -84,6 +84,27 @@ def blank_emblems(plate: Image) -> Image:
     return out
 
 
+def band_quad(quad: npt.NDArray[np.float32], band: tuple[float, float]) -> npt.NDArray[np.float32]:
+    """The part of a quad (tl, tr, br, bl) between two shares of its height from the top."""
+    tl, tr, br, bl = quad
+    top, bottom = band
+    return np.array(
+        [
+            tl + top * (bl - tl),
+            tr + top * (br - tr),
+            tr + bottom * (br - tr),
+            tl + bottom * (bl - tl),
+        ],
+        np.float32,
+    )
+
+
+def aspect(quad: npt.NDArray[np.float32]) -> float:
+    """Width over height of a quad."""
+    w, h = quad_size(quad)
+    return w / max(h, 1.0)
+
+
 def join_rows(plate: Image) -> Image:
     """A two-row plate as one line: the top row (province, letter) left of the bottom row."""
     h, w = plate.shape[:2]
@@ -100,6 +121,9 @@ PATCH_MAX = 2  # windows per frame around coloured patches no candidate covers, 
 PATCH_MIN_HEIGHT = 12  # px: the smallest plate sought by its colour
 PATCH_MARGIN = (0.5, 1.0)  # a patch is the plate itself: a narrower window holds it
 WHOLE_PLATE_MAX_HEIGHT = 250  # px: an image this small and plate-shaped may be one plate
+# width / height of a candidate that holds a whole plate with a name above its characters
+# (US: 12 x 6 in) rather than the characters' line alone
+WHOLE_PLATE_ASPECT = (1.3, 2.6)
 TWO_ROW_BELOW = 2.2  # width / height under which a plate crop is a two-row plate (GA 36: 2.0)
 
 
@@ -218,7 +242,7 @@ class PlateReader:
                 return FrameReading([whole], reads, spent)
         limit = self.config.max_candidates
         size = self.config.detector.input_size
-        candidates = self._layouts(self.detector.detect(image))[:limit]
+        candidates = self._layouts(self.detector.detect(image), limit)
         t0 = time.perf_counter()
         reads = self.read_candidates(image, candidates)
         spent += time.perf_counter() - t0
@@ -229,7 +253,7 @@ class PlateReader:
                 break
             if retry <= size:
                 continue
-            candidates = self._layouts(self.detector.detect(image, retry))[:limit]
+            candidates = self._layouts(self.detector.detect(image, retry), limit)
             t0 = time.perf_counter()
             reads = self.read_candidates(image, candidates)
             spent += time.perf_counter() - t0
@@ -300,24 +324,35 @@ class PlateReader:
             return [], 0.0  # an outline (almost) outside the frame
         enlarged = max(part.shape[:2]) * REFINE_HEIGHT / max(h, 1.0)
         local = int(np.clip(enlarged, 160, det.config.input_size))
-        inner = self._layouts(det.detect(part, local))[:2]
+        inner = self._layouts(det.detect(part, local), 2)
         shift = np.array([x1, y1], np.float32)
-        shifted = [Candidate(c.quad + shift, c.score, c.two_row) for c in inner]
+        shifted = [replace(c, quad=c.quad + shift) for c in inner]
         t0 = time.perf_counter()
         found = self.read_candidates(image, shifted)
         return found, time.perf_counter() - t0
 
-    def _layouts(self, candidates: list[Candidate]) -> list[Candidate]:
-        """The candidates in the region's plate layouts: two-row readings (join_rows, the
-        Chinese layout) only where plates have two rows. Elsewhere a two-row candidate is read
-        as one line, once: a squarish US plate read as two rows comes out as garbage."""
+    def _layouts(self, candidates: list[Candidate], limit: int) -> list[Candidate]:
+        """The best `limit` candidates in the region's plate layouts: two-row readings
+        (join_rows, the Chinese layout) only where plates have two rows. Elsewhere a two-row
+        candidate is read as one line, once: a squarish US plate read as two rows comes out as
+        garbage; and where plates print a name above their characters and a slogan below
+        (`text_band`), a candidate shaped like a whole plate is also read in the band between."""
         if self.region.two_row:
-            return candidates
+            return candidates[:limit]
         out: list[Candidate] = []
         for cand in candidates:
             if not any(np.array_equal(cand.quad, kept.quad) for kept in out):
                 out.append(Candidate(cand.quad, cand.score, two_row=False))
-        return out
+        out = out[:limit]
+        band = self.region.text_band
+        if band is None:
+            return out
+        bands = [
+            Candidate(band_quad(c.quad, band), c.score, two_row=False, band=True)
+            for c in out
+            if WHOLE_PLATE_ASPECT[0] <= aspect(c.quad) <= WHOLE_PLATE_ASPECT[1]
+        ]
+        return out + bands
 
     def read_candidates(self, image: Image, candidates: list[Candidate]) -> list[PlateRead]:
         """Read given plate regions (e.g. from another detector) on one BGR frame."""
@@ -332,6 +367,8 @@ class PlateReader:
             if found is None:
                 continue
             decoded, generic = found
+            if cand.band and min(decoded.char_conf) < self.config.sure_confidence:
+                continue  # a second look at a plate already read whole: only a sure reading
             read = self._plate(image, cand, crop, decoded)
             # a plate model reads painted text as a plate, so its readings must have a
             # background their format is issued in; a generic recogniser reads painted text as
