@@ -459,6 +459,36 @@ def test_colour_patches_are_plate_shaped_and_of_the_colours_sought() -> None:
     assert colour_patches(frame, ("blue",), 24, 40) == []  # smaller than sought
 
 
+@pytest.mark.parametrize(("angle", "found"), [(15, True), (-25, True), (50, False), (90, False)])
+def test_a_turned_colour_patch_is_a_plate_up_to_a_limit(angle: float, found: bool) -> None:
+    # turned 15 degrees, a 3.5:1 plate's upright box is under 2:1: the patch is measured along
+    # its own edges; turned past PATCH_MAX_TURN it is a post or a pillar
+    frame = np.full((600, 800, 3), 90, np.uint8)
+    corners = cv2.boxPoints(((400, 300), (84, 24), angle)).astype(np.int32)
+    cv2.fillPoly(frame, [corners], (200, 80, 20))
+    patches = colour_patches(frame, ("blue",), 12, 40)
+    assert len(patches) == (1 if found else 0)
+    if found:
+        x1, y1, x2, y2 = patches[0]
+        assert x1 < 400 < x2 and y1 < 300 < y2
+
+
+def test_a_small_turned_plate_is_found_by_its_colour() -> None:
+    # the photo of the test above, turned 15 degrees (a camera on a slope)
+    frame = np.full((1224, 1632, 3), 90, np.uint8)
+    frame[800:860, 700:890] = cv2.resize(render_plate("皖A88888", "blue"), (190, 60))
+    frame[300:318, 1200:1258] = cv2.resize(
+        render_plate("津AHP676", "blue"), (58, 18), interpolation=cv2.INTER_AREA
+    )
+    turned = cv2.warpAffine(
+        frame, cv2.getRotationMatrix2D((816, 612), 15, 1.0), (1632, 1224), borderValue=(90,) * 3
+    )
+    assert sorted(r.text for r in PlateReader(PlatesConfig()).read(turned)) == [
+        "津AHP676",
+        "皖A88888",
+    ]
+
+
 def test_a_region_searching_an_unknown_colour_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "formats.yaml"
     bad.write_text(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import numpy.typing as npt
+from cv2.typing import MatLike
 
 # OpenCV hue is 0..180. Ranges chosen for the Chinese plate backgrounds (GA 36) and the
 # usual white/black European and American plates; text pixels are a minority in a plate.
@@ -63,11 +64,28 @@ def colour_patches(
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         for contour in contours:
             x, y, bw, bh = cv2.boundingRect(contour)
-            if not min_height * s <= bh <= max_height * s:
-                continue
-            if not PATCH_ASPECT[0] <= bw / bh <= PATCH_ASPECT[1]:
-                continue
-            if cv2.countNonZero(mask[y : y + bh, x : x + bw]) < PATCH_FILL * bw * bh:
-                continue
-            boxes.append((int(x / s), int(y / s), int((x + bw) / s), int((y + bh) / s)))
+            if bh < min_height * s or bh > 2 * max_height * s:
+                continue  # too short, or too tall even turned as far as a plate may be
+            inside = cv2.countNonZero(mask[y : y + bh, x : x + bw])
+            if plate_shaped(contour, inside, min_height * s, max_height * s):
+                boxes.append((int(x / s), int(y / s), int((x + bw) / s), int((y + bh) / s)))
     return sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+
+
+PATCH_MAX_TURN = 35.0  # degrees: a patch turned further is a post or a pillar, not a plate
+
+
+def plate_shaped(contour: MatLike, inside: int, min_height: float, max_height: float) -> bool:
+    """Whether a colour patch's outline is a plate's, turned by up to PATCH_MAX_TURN degrees:
+    its rotated rectangle's height, aspect and the share of it `inside` pixels of the colour
+    cover. (Its upright box would not do: turned 15 degrees, a 3.5:1 plate's box is under 2:1.)
+    """
+    _, (rw, rh), angle = cv2.minAreaRect(contour)
+    if rh > rw:
+        rw, rh, angle = rh, rw, angle + 90.0
+    turn = abs((angle + 90.0) % 180.0 - 90.0)
+    if turn > PATCH_MAX_TURN or not min_height <= rh <= max_height:
+        return False
+    if not PATCH_ASPECT[0] <= rw / max(rh, 1e-6) <= PATCH_ASPECT[1]:
+        return False
+    return inside >= PATCH_FILL * rw * rh
