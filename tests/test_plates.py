@@ -501,7 +501,9 @@ def test_a_region_searching_an_unknown_colour_is_refused(tmp_path: Path) -> None
         load_regions(bad)
 
 
-@pytest.mark.parametrize("band", ["[0.5, 0.2]", "[0.2]", "[0.1, 1.5]", "middle"])
+@pytest.mark.parametrize(
+    "band", ["[0.5, 0.2]", "[0.2]", "[0.1, 1.5]", "middle", "[0.2, 0.8]\n    two_row: true"]
+)
 def test_a_text_band_that_is_not_two_shares_of_the_height_is_refused(
     tmp_path: Path, band: str
 ) -> None:

@@ -119,6 +119,11 @@ def _region(name: str, spec: dict[str, Any], classes: dict[str, str]) -> Region:
     search_colors = _colors(spec, name, "search_colors", tuple(HUES))
     two_row_colors = _colors(spec, name, "two_row_colors", PLATE_COLORS)
     text_band = _band(spec, name)
+    if text_band is not None and two_row:
+        raise ConfigError(
+            f"{FORMATS_FILE}: regions.{name}.text_band: a region with two-row plates reads a "
+            "squarish plate as two rows, not as one band"
+        )
     return Region(
         name,
         separators,
