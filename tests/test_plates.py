@@ -200,6 +200,16 @@ def test_decoder_says_where_along_the_line_each_character_was_read() -> None:
     assert got.at == tuple(t / len(frames) for t in steps)
 
 
+def test_two_readings_fused_keep_where_the_characters_were_read() -> None:
+    # the emblem cut needs the positions of a fused reading too
+    dec = decoder("eu")
+    a = dec.decode(ctc_probs(spelled("HRK708A1"), VOCAB, sure=0.9))
+    b = dec.decode(ctc_probs(spelled("HRK708AT"), VOCAB, sure=0.95))
+    assert a is not None and b is not None
+    fused = fuse(a, b)
+    assert fused is not None and fused.text == "HRK708AT" and fused.at == a.at
+
+
 @pytest.mark.parametrize("name", ["cn", "eu", "us"])
 def test_best_path_shortcut_reads_what_the_full_search_reads(name: str) -> None:
     # where the unconstrained best path already spells a plate, decode() skips the search:

@@ -40,8 +40,7 @@ class Decoded:
     template: Template
     log_score: float  # log-probability of the chosen alignment
     greedy_log_score: float  # log-probability of the unconstrained best path (upper bound)
-    # where each character was read along the line, as a share of its width (its first step);
-    # empty where a reading was put together from two
+    # where each character was read along the line, as a share of its width (its first step)
     at: tuple[float, ...] = ()
 
     @property
@@ -82,6 +81,7 @@ def fuse(a: Decoded, b: Decoded) -> Decoded | None:
         template,
         max(a.log_score, b.log_score),
         max(a.greedy_log_score, b.greedy_log_score),
+        a.at,  # the same crop: the first reading's positions stand for both
     )
 
 
@@ -107,7 +107,7 @@ def settle(a: Decoded, b: Decoded, referee: Decoded | None) -> Decoded | None:
     confs = list(fused.char_conf)
     confs[k] = max(agree.char_conf[k], referee.char_conf[k])
     template = agree.template
-    return Decoded(text, tuple(confs), template, fused.log_score, fused.greedy_log_score)
+    return Decoded(text, tuple(confs), template, fused.log_score, fused.greedy_log_score, fused.at)
 
 
 class PlateDecoder:

@@ -99,7 +99,7 @@ def band_quad(quad: npt.NDArray[np.float32], band: tuple[float, float]) -> npt.N
     )
 
 
-def aspect(quad: npt.NDArray[np.float32]) -> float:
+def quad_aspect(quad: npt.NDArray[np.float32]) -> float:
     """Width over height of a quad."""
     w, h = quad_size(quad)
     return w / max(h, 1.0)
@@ -350,7 +350,7 @@ class PlateReader:
         bands = [
             Candidate(band_quad(c.quad, band), c.score, two_row=False, band=True)
             for c in out
-            if WHOLE_PLATE_ASPECT[0] <= aspect(c.quad) <= WHOLE_PLATE_ASPECT[1]
+            if WHOLE_PLATE_ASPECT[0] <= quad_aspect(c.quad) <= WHOLE_PLATE_ASPECT[1]
         ]
         return out + bands
 
