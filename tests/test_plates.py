@@ -483,6 +483,14 @@ def test_a_turned_colour_patch_is_a_plate_up_to_a_limit(angle: float, found: boo
         assert x1 < 400 < x2 and y1 < 300 < y2
 
 
+def test_a_colour_patch_as_tall_as_sought_is_found() -> None:
+    # measured between its outer pixels' centres, a 12 px patch came out a pixel short on the
+    # half-size working image, under the smallest height sought: a 13 px plate was lost
+    frame = np.full((600, 800, 3), 90, np.uint8)
+    frame[300:312, 400:445] = (200, 80, 20)
+    assert len(colour_patches(frame, ("blue",), 12, 40)) == 1
+
+
 def test_a_small_turned_plate_is_found_by_its_colour() -> None:
     # the photo of the test above, turned 15 degrees (a camera on a slope)
     frame = np.full((1224, 1632, 3), 90, np.uint8)

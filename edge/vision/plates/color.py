@@ -81,6 +81,7 @@ def plate_shaped(contour: MatLike, inside: int, min_height: float, max_height: f
     cover. (Its upright box would not do: turned 15 degrees, a 3.5:1 plate's box is under 2:1.)
     """
     _, (rw, rh), angle = cv2.minAreaRect(contour)
+    rw, rh = rw + 1.0, rh + 1.0  # between the outer pixels' centres: one pixel short
     if rh > rw:
         rw, rh, angle = rh, rw, angle + 90.0
     turn = abs((angle + 90.0) % 180.0 - 90.0)
