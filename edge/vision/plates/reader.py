@@ -367,7 +367,7 @@ class PlateReader:
             if found is None:
                 continue
             decoded, generic = found
-            if cand.band and min(decoded.char_conf) < self.config.sure_confidence:
+            if cand.band and not self._sure(decoded):
                 continue  # a second look at a plate already read whole: only a sure reading
             read = self._plate(image, cand, crop, decoded)
             # a plate model reads painted text as a plate, so its readings must have a
