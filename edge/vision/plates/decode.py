@@ -168,12 +168,8 @@ class PlateDecoder:
         found = self._best_path(sub, blank, greedy)
         if found is None:
             steps = _informative(blank)
-            found = self._search(sub[steps], blank[steps], greedy)
-            if found is not None:  # the search saw only the informative steps
-                kept = np.flatnonzero(steps)
-                found = replace(found, at=tuple(float(kept[round(a)]) for a in found.at))
-        if found is not None:
-            found = replace(found, at=tuple(a / len(probs) for a in found.at))
+            where = np.flatnonzero(steps) / len(probs)  # the search sees only these steps
+            found = self._search(sub[steps], blank[steps], greedy, where)
         if found is None or not self.region.write_as:
             return found
         # checked against the formats as read (ARIZONA is a word, not a plate), written as usual
@@ -199,7 +195,7 @@ class PlateDecoder:
             elif c >= 0:
                 chars.append(self.chars[c])
                 confs.append(float(best_p[t]))
-                at.append(float(t))
+                at.append(t / len(sub))
             prev = c
         text = "".join(chars)
         fits = [t for t in self.templates if t.prior >= self.top_prior and t.accepts(text)]
@@ -208,8 +204,17 @@ class PlateDecoder:
         score = float(np.log(np.where(is_char, best_p, blank) + EPS).sum())
         return Decoded(text, tuple(confs), fits[0], score, greedy, tuple(at))
 
-    def _search(self, sub: FloatArray, blank: FloatArray, greedy: float) -> Decoded | None:
-        """The best alignment over all templates (joint Viterbi)."""
+    def _search(
+        self,
+        sub: FloatArray,
+        blank: FloatArray,
+        greedy: float,
+        where: npt.NDArray[np.float64] | None = None,
+    ) -> Decoded | None:
+        """The best alignment over all templates (joint Viterbi); `where`: each step's place
+        along the line as a share of its width (default: the steps are all of them)."""
+        if where is None:
+            where = np.arange(len(sub)) / max(len(sub), 1)
         logp = np.log(sub + EPS).astype(np.float32)
         logb = np.log(blank + EPS).astype(np.float32)
         best, path = self._viterbi(logp, logb)
@@ -223,7 +228,7 @@ class PlateDecoder:
         at: list[float] = []
         for k in range(len(template.slots)):
             frames = [t for t, (r, _) in zip(t_idx, rows_cols, strict=True) if r == row0 + k]
-            at.append(float(frames[0]))
+            at.append(float(where[frames[0]]))
             c = rows_cols[t_idx.index(frames[0])][1]
             char = self.chars[c]
             # a look-alike the slot took is written as the slot's character
