@@ -647,6 +647,69 @@ def test_the_referee_gives_a_plate_its_province_back(reader: PlateReader) -> Non
     assert got is not None and got.text == "豫KMZ810"
 
 
+def pp_ocr_reads(reader: PlateReader, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many crops the chain's first recogniser (PP-OCRv4) is given, call by call."""
+    first = reader.stages[0][0]
+    calls: list[int] = []
+    real = first.probabilities
+
+    def counted(crops: list[np.ndarray]) -> list[np.ndarray]:
+        calls.append(len(crops))
+        return real(crops)
+
+    monkeypatch.setattr(first, "probabilities", counted)
+    return calls
+
+
+def test_a_crop_the_plate_model_is_sure_of_is_not_read_again(
+    reader: PlateReader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a held-out 皖 crop: the plate model reads every character at >= 0.998 (about 1 ms);
+    # PP-OCR (about 9 ms) is not asked, and without the fast path it reads the same
+    crop = imread(CROPS / "images" / "皖HLE188.jpg")
+    calls = pp_ocr_reads(reader, monkeypatch)
+    got = reader.read_crop(crop)
+    assert got is not None and got.text == "皖HLE188"
+    assert calls == []
+    slow = PlateReader(PlatesConfig(crop_trust=1.0)).read_crop(crop)
+    assert slow is not None and slow.text == "皖HLE188"
+
+
+def test_a_province_the_plate_model_saw_only_rendered_is_read_by_the_whole_chain(
+    reader: PlateReader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the plate model reads this held-out crop as 苏J2K181 at 0.998 in every character; it
+    # learnt 苏 from 5 real crops, so PP-OCR reads it too and the plate keeps its 浙
+    calls = pp_ocr_reads(reader, monkeypatch)
+    got = reader.read_crop(imread(CROPS / "images" / "浙J2K181.jpg"))
+    assert got is not None and got.text == "浙J2K181"
+    assert calls == [1]
+
+
+def test_scene_candidates_are_read_by_pp_ocr_first(
+    reader: PlateReader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # painted text on a scene is kept out by PP-OCR reading first; the fast path is for crops
+    row = scene_labels()[0]
+    calls = pp_ocr_reads(reader, monkeypatch)
+    frame = reader.read_frame(imread(SCENES / "images" / row["file"]))
+    assert row["plate"] in [r.text for r in frame.reads]
+    assert calls[0] == len(frame.candidates)  # every candidate of the pass, plate included
+
+
+def test_the_provinces_a_plate_model_learnt_come_from_its_card(tmp_path: Path) -> None:
+    model = tmp_path / "plates.onnx"
+    assert recognise.learnt_firsts(model) is None  # no card: no limit
+    card = model.with_suffix(".json")
+    card.write_text(json.dumps({"real_train_first": {"皖": 504, "苏": 5}}), encoding="utf-8")
+    assert recognise.learnt_firsts(model) == frozenset({"皖"})
+    card.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ModelError, match="plates.json"):
+        recognise.learnt_firsts(model)
+    shipped = recognise.learnt_firsts(recognise.PLATE_CN)
+    assert shipped == frozenset({"皖"})
+
+
 @pytest.mark.parametrize(
     ("text", "color", "two_row"),
     [

@@ -50,6 +50,16 @@ def is_holdout(name: str) -> bool:
     return hashlib.sha256(name.encode()).digest()[0] < 64
 
 
+def first_characters(crops: list[tuple[Image, str]]) -> dict[str, int]:
+    """How many real crops begin with each character (a province), most first: the reader
+    takes the model's reading of a plate crop as final only for provinces it learnt from
+    real plates (`real_train_first` in the model's JSON card)."""
+    counts: dict[str, int] = {}
+    for _, plate in crops:
+        counts[plate[0]] = counts.get(plate[0], 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
 def load_crops(folder: Path, holdout: bool) -> list[tuple[Image, str]]:
     """CCPD crops (image, plate) of the training or held-out part."""
     out: list[tuple[Image, str]] = []

@@ -120,6 +120,16 @@ class PlatesConfig(ConfigModel):
         "elsewhere) reads the plate too, and a single character the two dispute goes to the "
         "more confident; a plate only the later recogniser reads must be this confident",
     )
+    crop_trust: float = Field(
+        0.98,
+        ge=0.0,
+        le=1.0,
+        description="a tight plate crop read whole (an image small and shaped like a plate, "
+        "`edge plates read` on a crop) is first read by the chain's plate model alone (auto, "
+        "region cn), and that reading is final if every character is at least this "
+        "confident: about 1 ms a crop instead of 9; below it the whole chain reads the crop "
+        "(1 = never)",
+    )
     max_candidates: int = Field(
         12, ge=1, le=100, description="most plate candidates read per frame, best scores first"
     )

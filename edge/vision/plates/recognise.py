@@ -8,6 +8,7 @@ be dropped in by configuration.
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import math
 import sys
@@ -30,6 +31,9 @@ Image = npt.NDArray[np.uint8]
 MAX_ASPECT = 12  # widest crop fed to the recogniser, in multiples of its input height
 WIDTH_SPREAD = 1.3  # crops batched together differ in width by at most this factor
 PLATE_CN = Path(__file__).with_name("plate_rec_cn.onnx")  # trained by models/plate_rec/train.py
+# real training crops of a province a plate model must have learnt from before its reading of
+# that province is taken alone (the shipped model's next province after 皖 has 5)
+TRUST_MIN_REAL = 50
 # PP-OCRv4 mobile det/rec from the rapidocr 3.8.4 wheel, installed by scripts/install-models.sh
 PPOCR_MOBILE = Path(sys.prefix) / "share/roadside-edge/rapidocr-3.8.4/rapidocr/models"
 
@@ -90,6 +94,22 @@ def _plate_cn(config: RecogniserConfig) -> RecogniserConfig:
             "scale": 1 / 127.5,
         }
     )
+
+
+def learnt_firsts(model: Path) -> frozenset[str] | None:
+    """The first characters (provinces) a plate model learnt from at least TRUST_MIN_REAL real
+    crops, from the JSON card beside it (`real_train_first`, written by
+    models/plate_rec/train.py); None where the card does not say (no such limit)."""
+    card = model.with_suffix(".json")
+    if not card.is_file():
+        return None
+    try:
+        counts = json.loads(card.read_text(encoding="utf-8")).get("real_train_first")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ModelError(f"{card}: not a readable model card: {exc}") from exc
+    if not isinstance(counts, dict):
+        return None
+    return frozenset(c for c, n in counts.items() if isinstance(n, int) and n >= TRUST_MIN_REAL)
 
 
 def rapidocr_model(kind: str) -> Path:
