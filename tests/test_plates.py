@@ -704,7 +704,7 @@ def test_the_provinces_a_plate_model_learnt_come_from_its_card(tmp_path: Path) -
     card.write_text(json.dumps({"real_train_first": {"皖": 504, "苏": 5}}), encoding="utf-8")
     assert recognise.learnt_firsts(model) == frozenset({"皖"})
     card.write_text("{not json", encoding="utf-8")
-    with pytest.raises(ModelError, match="plates.json"):
+    with pytest.raises(ModelError, match=r"plates\.json"):
         recognise.learnt_firsts(model)
     shipped = recognise.learnt_firsts(recognise.PLATE_CN)
     assert shipped == frozenset({"皖"})
