@@ -201,7 +201,7 @@ class PlateReader:
         # chain's only recogniser
         self._fast: tuple[Recogniser, PlateDecoder, frozenset[str] | None] | None = None
         plate_models = [(r, d) for r, d in self.stages[1:] if not r.generic]
-        if plate_models:
+        if plate_models and config.crop_trust < 1.0:
             rec, decoder = plate_models[0]
             self._fast = (rec, decoder, learnt_firsts(rec.path))
         paths = [self.detector.path, *(rec.path for rec, _ in self._recognisers())]
@@ -372,8 +372,7 @@ class PlateReader:
         """Read the crops (`whole`: tight plate crops read whole); keep plates whose colour
         fits, one per place, most confident first."""
         reads: list[PlateRead] = []
-        found_all = self._decode(crops, whole)
-        for cand, crop, found in zip(candidates, crops, found_all, strict=True):
+        for cand, crop, found in zip(candidates, crops, self._decode(crops, whole), strict=True):
             if found is None:
                 continue
             decoded, generic = found
@@ -461,7 +460,7 @@ class PlateReader:
         the whole chain. Scene candidates never take this path: there PP-OCR reading first
         is what keeps painted text from being read as a plate.
         """
-        if self._fast is None or self.config.crop_trust >= 1.0:
+        if self._fast is None:
             return self._read(crops)
         rec, decoder, firsts = self._fast
         out: list[tuple[Decoded, bool] | None] = [None] * len(crops)
