@@ -24,7 +24,7 @@ import numpy.typing as npt
 from PIL import Image as PILImage
 from PIL import ImageDraw, ImageFont
 
-from edge.sim.plates import CJK_FONTS, LATIN_FONTS, render_plate
+from edge.sim.plates import CJK_FONTS, LATIN_FONTS, glyph, render_plate
 from edge.vision.plates.formats import load_regions
 from edge.vision.plates.reader import join_rows
 
@@ -190,9 +190,59 @@ def synthetic(rng: random.Random, sampler: TextSampler) -> tuple[Image, str]:
     return degrade(crop, rng), text
 
 
-def real(rng: random.Random, crops: list[tuple[Image, str]]) -> tuple[Image, str]:
-    """A CCPD crop with a mild re-warp and the same degradations."""
+# GA 36 blue plate, mm of 440 x 140: the province character's box, and the wider area cleared
+# around it (short of the plate's rim and of the letter after it, which starts at 72 mm)
+PROVINCE_BOX = (16, 25, 61, 115)
+PROVINCE_CLEAR = (9, 18, 67, 122)
+
+
+def _mm(box: tuple[int, int, int, int], w: int, h: int) -> tuple[int, int, int, int]:
+    x0, y0, x1, y1 = box
+    return round(x0 * w / 440), round(y0 * h / 140), round(x1 * w / 440), round(y1 * h / 140)
+
+
+def swap_province(img: Image, text: str, rng: random.Random) -> tuple[Image, str]:
+    """A real blue crop with its province character painted over by another (any province,
+    its own included, so the paint itself says nothing).
+
+    The real crops are 96 % 皖: without this the model learns that a real-looking plate is a
+    皖 plate and reads 皖 at 0.99 on small plates of other provinces. The new character is
+    inked in the crop's own background and character colours and softened like its edges.
+    """
+    h, w = img.shape[:2]
+    province = load_regions()["cn"].templates[0].slots[0]
+    new = rng.choice(province)
+    # the plate's own colours, from the characters right of the province
+    x0, y0, x1, y1 = _mm(PROVINCE_BOX, w, h)
+    rest = img[y0:y1, _mm(PROVINCE_CLEAR, w, h)[2] :]
+    grey = cv2.cvtColor(rest, cv2.COLOR_BGR2GRAY)
+    level, _ = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    ink, paper = grey > level, grey <= level
+    if ink.sum() < 8 or paper.sum() < 8:
+        return img, text
+    pixels = rest.astype(np.float32)
+    fg, bg = np.median(pixels[ink], axis=0), np.median(pixels[paper], axis=0)
+    noise = float(np.std(grey[paper])) * 0.5
+    out = img.astype(np.float32)
+    cx0, cy0, cx1, cy1 = _mm(PROVINCE_CLEAR, w, h)
+    gen = np.random.default_rng(rng.getrandbits(32))
+    out[cy0:cy1, cx0:cx1] = bg + gen.normal(0, noise, (cy1 - cy0, cx1 - cx0, 1))
+    mask = glyph(new, *_fonts(rng)[0])
+    alpha = cv2.resize(mask, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+    alpha = cv2.GaussianBlur(alpha.astype(np.float32) / 255.0, (3, 3), rng.uniform(0.3, 0.9))
+    box = out[y0:y1, x0:x1]
+    out[y0:y1, x0:x1] = box * (1 - alpha[..., None]) + fg * alpha[..., None]
+    return np.clip(out, 0, 255).astype(np.uint8), new + text[1:]
+
+
+def real(
+    rng: random.Random, crops: list[tuple[Image, str]], swap: float = 0.0
+) -> tuple[Image, str]:
+    """A CCPD crop with a mild re-warp and the same degradations; a `swap` share of them with
+    another province painted in (`swap_province`)."""
     img, text = rng.choice(crops)
+    if rng.random() < swap:
+        img, text = swap_province(img, text, rng)
     h, w = img.shape[:2]
     big = cv2.resize(img, (w * 2, h * 2), interpolation=cv2.INTER_CUBIC)
     src = np.float32([[0, 0], [2 * w, 0], [2 * w, 2 * h], [0, 2 * h]])

@@ -163,6 +163,12 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--real-share", type=float, default=0.25)
     ap.add_argument("--negative-share", type=float, default=0.0, help="non-plate crops")
+    ap.add_argument(
+        "--swap-province",
+        type=float,
+        default=0.0,
+        help="share of real crops with another province painted in (data.swap_province)",
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--lr", type=float, default=2e-3, help="peak learning rate")
@@ -183,6 +189,7 @@ class Batches:
     n_real: int
     n_negative: int
     rng: random.Random
+    swap: float = 0.0
 
     def make(self, step: int) -> tuple[torch.Tensor, list[str]]:
         """Inputs (N, 3, 32, 128) and their texts."""
@@ -191,7 +198,7 @@ class Batches:
         xs = [((self.syn_x[i].astype(np.float32) - 127.5) / 127.5).transpose(2, 0, 1) for i in pick]
         texts = [self.syn_t[i] for i in pick]
         for _ in range(self.n_real):
-            img, text = real(self.rng, self.crops)
+            img, text = real(self.rng, self.crops, self.swap)
             xs.append(to_input(img))
             texts.append(text)
         for _ in range(self.n_negative):  # non-plates: the model must output only blanks
@@ -251,7 +258,9 @@ def main() -> None:
     index = {c: i + 1 for i, c in enumerate(chars)}  # 0 = blank
     n_negative = round(args.batch * args.negative_share)
     rng = random.Random(args.seed)
-    batches = Batches(syn_x, syn_t, crops, index, args.batch, n_real, n_negative, rng)
+    batches = Batches(
+        syn_x, syn_t, crops, index, args.batch, n_real, n_negative, rng, args.swap_province
+    )
     model = PlateNet(len(chars) + 1, args.width)
     if args.init is not None:
         model.load_state_dict(torch.load(args.init))
@@ -263,6 +272,7 @@ def main() -> None:
         "synthetic": len(syn_t),
         "real_train": len(crops),
         "real_train_first": first_characters(crops),
+        "swap_province": args.swap_province,
         "held_out": len(val),
         "input": [3, HEIGHT, WIDTH],
         "width": args.width,
