@@ -488,12 +488,16 @@ class PlateReader:
         `min_confidence`, has one witness: its reading must reach `sure_confidence` (PP-OCRv6
         read the rough outline of a small US plate as AX803 at 0.63, and that reading kept the
         frame from the larger pass that reads AYX8803; the plate model read a TAXI roof sign,
-        which PP-OCRv4 read as nothing like a plate, as 皖ABTAX1 at 0.62).
+        which PP-OCRv4 read as nothing like a plate, as 皖ABTAX1 at 0.62). A plate model's
+        such reading must be sure in every character, not only as a whole: a plate model trained
+        with real crops of many provinces read a phone number on a red sign as 辽S25881 at 0.80,
+        its S at 0.34.
         """
         best: list[Decoded | None] = [None] * len(crops)
         generic: list[str | None] = [None] * len(crops)
         disputes: dict[int, tuple[Decoded, Decoded]] = {}
         bars = [self.config.min_confidence] * len(crops)
+        lone = [False] * len(crops)  # read by a plate model alone: sure in every character
         for rec, decoder in self.stages:
             todo = [i for i, d in enumerate(best) if not self._sure(d)]
             if not todo:
@@ -513,12 +517,15 @@ class PlateReader:
                 elif old is None or old.confidence < self.config.min_confidence:
                     if rec is not self.stages[0][0]:
                         bars[i] = max(bars[i], self.config.sure_confidence)
+                        lone[i] = not rec.generic
                     best[i] = new
         if self.referee is not None and disputes:
             self._settle(crops, best, disputes)
         return [
-            None if d is None or d.confidence < bar else (d, d.text == g)
-            for d, g, bar in zip(best, generic, bars, strict=True)
+            None
+            if d is None or d.confidence < bar or (alone and not self._sure(d))
+            else (d, d.text == g)
+            for d, g, bar, alone in zip(best, generic, bars, lone, strict=True)
         ]
 
     def _settle(
