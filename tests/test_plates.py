@@ -22,7 +22,15 @@ from edge.vision.plates import PlateRead, PlateReader, PlatesConfig, recognise, 
 from edge.vision.plates.color import colour_patches
 from edge.vision.plates.config import RecogniserConfig
 from edge.vision.plates.decode import Decoded, PlateDecoder, _informative, fuse, settle
-from edge.vision.plates.detect import TILE, Candidate, group_lines, order_quad, quad_size, tiles
+from edge.vision.plates.detect import (
+    TILE,
+    Candidate,
+    above_bottom_row,
+    group_lines,
+    order_quad,
+    quad_size,
+    tiles,
+)
 from edge.vision.plates.formats import load_regions, region
 from edge.vision.plates.reader import band_quad, blank_emblems, issued_in
 from edge.vision.plates.recognise import Recogniser
@@ -772,6 +780,46 @@ def test_two_row_truck_plate_is_found_stacked_and_read(reader: PlateReader, text
     frame[200:280, 250:410] = plate
     reads = reader.read(frame)
     assert [(r.text, r.color) for r in reads] == [(text, "yellow")]
+
+
+@pytest.mark.parametrize(("text", "height"), [("冀E7K310", 70), ("鄂U56287", 70)])
+def test_two_row_plate_whose_top_row_is_not_found_is_read_from_its_bottom_row(
+    reader: PlateReader, text: str, height: int
+) -> None:
+    # in a parking-lot photo the detector finds the five large characters of a truck's rear
+    # plate but not its small province and letter above: the plate is outlined from its
+    # bottom row and read whole; the car's own blue plate is still read
+    scene = sorted((SCENES / "images").glob("*.jpg"))[0]
+    frame = imread(scene)
+    plate = cv2.resize(
+        render_plate(text, "yellow", two_row=True), (2 * height, height), cv2.INTER_AREA
+    )
+    frame[150 : 150 + height, 60 : 60 + 2 * height] = plate
+    frame[150 : 150 + height, 60 : 60 + 2 * height] = cv2.GaussianBlur(
+        frame[150 : 150 + height, 60 : 60 + 2 * height], (3, 3), 0
+    )
+    lines = [c for c in reader.detector.detect(frame) if c.box[1] < 150 + height]
+    assert lines and not any(c.two_row for c in lines)  # the top row is not found
+    own = {r["plate"] for r in scene_labels() if r["file"] == scene.name}
+    reads = {(r.text, r.color) for r in reader.read(frame)}
+    assert reads == {(text, "yellow"), *((p, "blue") for p in own)}
+
+
+def test_a_two_row_plate_outlined_from_its_bottom_row_ends_at_the_plate_top(
+    reader: PlateReader,
+) -> None:
+    # TOP_ROW_SHARE: join_rows cuts the top row from the outline's top 42 %, so the outline
+    # must start at about the top row's characters (15 mm of the plate's 220) and end at the
+    # plate's bottom edge
+    plate = cv2.resize(render_plate("豫C88516", "yellow", two_row=True), (240, 120))
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[200:320, 200:440] = plate
+    bottom = [c for c in reader.detector.detect(frame) if not c.two_row and c.box[1] > 230]
+    assert len(bottom) == 1
+    whole = above_bottom_row(bottom[0].quad)
+    top_row = 200 + 120 * 15 / 220
+    assert top_row - 0.1 * 120 < float(whole[:2, 1].mean()) < top_row + 0.1 * 120
+    assert abs(float(whole[2:, 1].mean()) - 320) < 0.06 * 120
 
 
 def test_reads_scene_with_box_and_colour(reader: PlateReader) -> None:

@@ -16,6 +16,8 @@ from edge.vision.plates.decode import Decoded, PlateDecoder, fuse, settle
 from edge.vision.plates.detect import (
     Candidate,
     PpocrDetector,
+    above_bottom_row,
+    box_iou,
     box_overlap,
     make_detector,
     quad_size,
@@ -125,6 +127,11 @@ WHOLE_PLATE_MAX_HEIGHT = 250  # px: an image this small and plate-shaped may be 
 # (US: 12 x 6 in) rather than the characters' line alone
 WHOLE_PLATE_ASPECT = (1.3, 2.6)
 TWO_ROW_BELOW = 2.2  # width / height under which a plate crop is a two-row plate (GA 36: 2.0)
+# width / height of the detector's outline of a two-row plate's bottom row (five 65 x 110 mm
+# characters: about 2.6 with the outline's margins, more when seen from the side)
+BOTTOM_ROW_ASPECT = (2.2, 4.5)
+SAME_PLATE_IOU = 0.5  # a bottom row's outline of the plate matches a stacked candidate's
+COLOR_HEIGHT = 24  # px: a line's background colour is judged on it warped this tall
 
 
 def whole_plate(image: Image, two_row: bool) -> Candidate | None:
@@ -250,7 +257,7 @@ class PlateReader:
                 return FrameReading([whole], reads, spent)
         limit = self.config.max_candidates
         size = self.config.detector.input_size
-        candidates = self._layouts(self.detector.detect(image), limit)
+        candidates = self._layouts(image, self.detector.detect(image), limit)
         t0 = time.perf_counter()
         reads = self.read_candidates(image, candidates)
         spent += time.perf_counter() - t0
@@ -261,7 +268,7 @@ class PlateReader:
                 break
             if retry <= size:
                 continue
-            candidates = self._layouts(self.detector.detect(image, retry), limit)
+            candidates = self._layouts(image, self.detector.detect(image, retry), limit)
             t0 = time.perf_counter()
             reads = self.read_candidates(image, candidates)
             spent += time.perf_counter() - t0
@@ -332,21 +339,24 @@ class PlateReader:
             return [], 0.0  # an outline (almost) outside the frame
         enlarged = max(part.shape[:2]) * REFINE_HEIGHT / max(h, 1.0)
         local = int(np.clip(enlarged, 160, det.config.input_size))
-        inner = self._layouts(det.detect(part, local), 2)
+        inner = self._layouts(part, det.detect(part, local), 2)
         shift = np.array([x1, y1], np.float32)
         shifted = [replace(c, quad=c.quad + shift) for c in inner]
         t0 = time.perf_counter()
         found = self.read_candidates(image, shifted)
         return found, time.perf_counter() - t0
 
-    def _layouts(self, candidates: list[Candidate], limit: int) -> list[Candidate]:
+    def _layouts(self, image: Image, candidates: list[Candidate], limit: int) -> list[Candidate]:
         """The best `limit` candidates in the region's plate layouts: two-row readings
-        (join_rows, the Chinese layout) only where plates have two rows. Elsewhere a two-row
-        candidate is read as one line, once: a squarish US plate read as two rows comes out as
-        garbage; and where plates print a name above their characters and a slogan below
-        (`text_band`), a candidate shaped like a whole plate is also read in the band between."""
+        (join_rows, the Chinese layout) only where plates have two rows, and there also the
+        bottom rows of two-row plates whose top row was not stacked (`_bottom_rows`).
+        Elsewhere a two-row candidate is read as one line, once: a squarish US plate read as
+        two rows comes out as garbage; and where plates print a name above their characters
+        and a slogan below (`text_band`), a candidate shaped like a whole plate is also read in
+        the band between."""
         if self.region.two_row:
-            return candidates[:limit]
+            best = candidates[:limit]
+            return best + self._bottom_rows(image, best)
         out: list[Candidate] = []
         for cand in candidates:
             if not any(np.array_equal(cand.quad, kept.quad) for kept in out):
@@ -361,6 +371,38 @@ class PlateReader:
             if WHOLE_PLATE_ASPECT[0] <= quad_aspect(c.quad) <= WHOLE_PLATE_ASPECT[1]
         ]
         return out + bands
+
+    def _bottom_rows(self, image: Image, candidates: list[Candidate]) -> list[Candidate]:
+        """Whole two-row plates outlined from a line that may be their bottom row alone
+        (`above_bottom_row`).
+
+        The short top row, province and letter 60 mm apart, is often found in pieces too
+        small to stack over the bottom row, or not at all; and the bottom row alone is five
+        characters, which no format accepts. So a one-row line shaped like a bottom row, on a
+        background two-row plates are issued in and under a band of that background, is also
+        read as the bottom of a two-row plate, unless a stacked candidate already outlines that
+        plate. The band keeps a one-row yellow plate under a dark grille from being read as
+        one: the recognisers read such a plate's own characters as the two rows."""
+        if not isinstance(self.detector, PpocrDetector):
+            return []  # a plate detector outlines two-row plates whole
+        lines = [c for c in candidates if not c.two_row]
+        stacked = [
+            c.box
+            for c in candidates
+            if c.two_row and not any(np.array_equal(c.quad, line.quad) for line in lines)
+        ]
+        wholes: list[Candidate] = []
+        for line in lines:
+            if not BOTTOM_ROW_ASPECT[0] <= quad_aspect(line.quad) <= BOTTOM_ROW_ASPECT[1]:
+                continue
+            whole = Candidate(above_bottom_row(line.quad), line.score, two_row=True)
+            if any(box_iou(whole.box, box) > SAME_PLATE_IOU for box in stacked):
+                continue
+            band = np.array([whole.quad[0], whole.quad[1], line.quad[1], line.quad[0]])
+            colors = {classify_color(warp(image, q, COLOR_HEIGHT)) for q in (line.quad, band)}
+            if len(colors) == 1 and colors <= set(self.region.two_row_colors):
+                wholes.append(whole)
+        return wholes
 
     def read_candidates(self, image: Image, candidates: list[Candidate]) -> list[PlateRead]:
         """Read given plate regions (e.g. from another detector) on one BGR frame."""
