@@ -19,7 +19,7 @@ from edge.cli import plates as plates_cli
 from edge.errors import ConfigError, ModelError
 from edge.sim.plates import render_plate
 from edge.vision.plates import PlateRead, PlateReader, PlatesConfig, recognise, vote
-from edge.vision.plates.color import colour_patches
+from edge.vision.plates.color import colour_patches, colourless
 from edge.vision.plates.config import RecogniserConfig
 from edge.vision.plates.decode import Decoded, PlateDecoder, _informative, fuse, settle
 from edge.vision.plates.detect import (
@@ -1047,3 +1047,34 @@ def test_a_band_sliver_is_blanked_but_not_the_letter_beside_it() -> None:
     out = blank_emblems(plate)
     assert int(np.abs(out[:, :5].astype(int) - 235).max()) < 20  # the band is background
     assert np.array_equal(out[:, 12:27], plate[:, 12:27])  # the letter is untouched
+
+
+def gray(image: np.ndarray) -> np.ndarray:
+    """The frame as an infrared or monochrome camera gives it: grey in three channels."""
+    return cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+
+
+def test_a_frame_without_colour_is_told_from_a_dim_colour_photo() -> None:
+    scene = imread(sorted((SCENES / "images").glob("*.jpg"))[0])
+    assert colourless(gray(scene)) and colourless(gray(scene)[:, :, 0])
+    assert not colourless(scene)
+
+
+@pytest.mark.skipif(not (PLATES / "easypr").is_dir(), reason="EasyPR scenes not in ../shared")
+def test_a_dim_night_photo_still_has_colour() -> None:
+    # a van at night lit by a flash: 0.05 % of its pixels are coloured, its blue plate too
+    assert not colourless(imread(PLATES / "easypr" / "images" / "皖AJH155.jpg"))
+
+
+@pytest.mark.parametrize("text", ["豫C88516", "鲁A1234挂"])
+def test_a_two_row_plate_is_read_in_a_colourless_frame_with_no_colour(
+    reader: PlateReader, text: str
+) -> None:
+    # at night an infrared camera shows the yellow plate grey, and a bright grey plate looks
+    # white, which no two-row plate is: in a frame without colour, colour rejects nothing
+    plate = cv2.resize(render_plate(text, "yellow", two_row=True), (160, 80), cv2.INTER_AREA)
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[200:280, 250:410] = plate
+    assert [(r.text, r.color) for r in reader.read(gray(frame))] == [(text, None)]
+    # a colour frame keeps its colours
+    assert [(r.text, r.color) for r in reader.read(frame)] == [(text, "yellow")]

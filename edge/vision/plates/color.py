@@ -35,6 +35,28 @@ def classify_color(plate: npt.NDArray[np.uint8]) -> str | None:
     return None
 
 
+COLOURLESS_SAMPLE = (160, 90)  # pixels sampled (nearest) to judge whether a frame has colour
+COLOURLESS_SHARE = 0.0002  # a frame with fewer coloured pixels than this is colourless
+
+
+def colourless(image: npt.NDArray[np.uint8]) -> bool:
+    """Whether a frame has no colour: an infrared or monochrome camera (night mode), whose
+    plates' colours cannot be told (a retroreflective plate shines white in infrared).
+
+    A frame counts as colourless when almost none of a sample of its pixels are coloured in
+    the sense of classify_color (saturated and not dark: dark pixels' hue is noise). A colour
+    photo of a grey road still has painted cars, signs and plates: the least coloured of the
+    labelled photos, a van at night lit by a flash (EasyPR 皖AJH155), has 0.05 % coloured
+    pixels, its blue plate among them; an infrared frame has none.
+    """
+    if image.ndim < 3 or image.shape[2] == 1:
+        return True
+    small = cv2.resize(image, COLOURLESS_SAMPLE, interpolation=cv2.INTER_NEAREST)
+    hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
+    chroma = (hsv[:, :, 1] >= MIN_SATURATION) & (hsv[:, :, 2] >= MIN_VALUE)
+    return float(np.mean(chroma)) < COLOURLESS_SHARE
+
+
 PATCH_SATURATION = 90  # a plate background is strongly coloured; car paint in shade is not
 PATCH_ASPECT = (2.0, 6.0)  # width / height of a plate patch, its frame and shadow included
 PATCH_FILL = 0.45  # share of the patch's box its colour covers (characters are the rest)

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edge.vision.plates.color import classify_color, colour_patches
+from edge.vision.plates.color import classify_color, colour_patches, colourless
 from edge.vision.plates.config import PlatesConfig
 from edge.vision.plates.decode import Decoded, PlateDecoder, fuse, settle
 from edge.vision.plates.detect import (
@@ -244,7 +244,8 @@ class PlateReader:
         detector's input size is searched again at each of `retry_sizes` in turn until one
         gives a plate: the smaller pass costs less, the larger finds smaller plates. Small
         candidates that gave no plate, and small plate-coloured patches that gave no
-        candidate, are looked at again, enlarged (`_refine`).
+        candidate, are looked at again, enlarged (`_refine`). In a colourless frame (an
+        infrared camera at night) plate colours are unknown: no reading is held to them.
         """
         spent = 0.0
         whole = whole_plate(image, self.region.two_row)
@@ -257,9 +258,10 @@ class PlateReader:
                 return FrameReading([whole], reads, spent)
         limit = self.config.max_candidates
         size = self.config.detector.input_size
-        candidates = self._layouts(image, self.detector.detect(image), limit)
+        colour = not colourless(image)
+        candidates = self._layouts(image, self.detector.detect(image), limit, colour)
         t0 = time.perf_counter()
-        reads = self.read_candidates(image, candidates)
+        reads = self.read_candidates(image, candidates, colour)
         spent += time.perf_counter() - t0
         if not isinstance(self.detector, PpocrDetector):
             return FrameReading(candidates, reads, spent)
@@ -268,16 +270,21 @@ class PlateReader:
                 break
             if retry <= size:
                 continue
-            candidates = self._layouts(image, self.detector.detect(image, retry), limit)
+            candidates = self._layouts(image, self.detector.detect(image, retry), limit, colour)
             t0 = time.perf_counter()
-            reads = self.read_candidates(image, candidates)
+            reads = self.read_candidates(image, candidates, colour)
             spent += time.perf_counter() - t0
             size = retry
-        reads, reading = self._refine(image, candidates, reads, size)
+        reads, reading = self._refine(image, candidates, reads, size, colour)
         return FrameReading(candidates, reads, spent + reading)
 
     def _refine(
-        self, image: Image, candidates: list[Candidate], reads: list[PlateRead], size: int
+        self,
+        image: Image,
+        candidates: list[Candidate],
+        reads: list[PlateRead],
+        size: int,
+        colour: bool,
     ) -> tuple[list[PlateRead], float]:
         """`reads` with what small candidates and small coloured patches show when each is
         detected again, enlarged, in a window around it, and the seconds spent reading them.
@@ -301,7 +308,7 @@ class PlateReader:
         kept = list(reads)
         reading = 0.0
         for window in windows:
-            found, spent = self._look_closer(image, window)
+            found, spent = self._look_closer(image, window, colour)
             reading += spent
             for read in found:
                 same = [k for k in kept if box_overlap(read.box, k.box) >= OVERLAP]
@@ -324,7 +331,9 @@ class PlateReader:
         unseen = [p for p in spots if all(box_overlap(p, b) < OVERLAP for b in seen)]
         return [Window(p, (p[2] - p[0], p[3] - p[1]), PATCH_MARGIN) for p in unseen[:PATCH_MAX]]
 
-    def _look_closer(self, image: Image, window: Window) -> tuple[list[PlateRead], float]:
+    def _look_closer(
+        self, image: Image, window: Window, colour: bool
+    ) -> tuple[list[PlateRead], float]:
         """Plates detected in the window, enlarged so that its plate is REFINE_HEIGHT px tall,
         and the seconds spent reading them."""
         det = self.detector
@@ -339,14 +348,16 @@ class PlateReader:
             return [], 0.0  # an outline (almost) outside the frame
         enlarged = max(part.shape[:2]) * REFINE_HEIGHT / max(h, 1.0)
         local = int(np.clip(enlarged, 160, det.config.input_size))
-        inner = self._layouts(part, det.detect(part, local), 2)
+        inner = self._layouts(part, det.detect(part, local), 2, colour)
         shift = np.array([x1, y1], np.float32)
         shifted = [replace(c, quad=c.quad + shift) for c in inner]
         t0 = time.perf_counter()
-        found = self.read_candidates(image, shifted)
+        found = self.read_candidates(image, shifted, colour)
         return found, time.perf_counter() - t0
 
-    def _layouts(self, image: Image, candidates: list[Candidate], limit: int) -> list[Candidate]:
+    def _layouts(
+        self, image: Image, candidates: list[Candidate], limit: int, colour: bool
+    ) -> list[Candidate]:
         """The best `limit` candidates in the region's plate layouts: two-row readings
         (join_rows, the Chinese layout) only where plates have two rows, and there also the
         bottom rows of two-row plates whose top row was not stacked (`_bottom_rows`).
@@ -356,7 +367,7 @@ class PlateReader:
         the band between."""
         if self.region.two_row:
             best = candidates[:limit]
-            return best + self._bottom_rows(image, best)
+            return best + self._bottom_rows(image, best, colour)
         out: list[Candidate] = []
         for cand in candidates:
             if not any(np.array_equal(cand.quad, kept.quad) for kept in out):
@@ -372,7 +383,9 @@ class PlateReader:
         ]
         return out + bands
 
-    def _bottom_rows(self, image: Image, candidates: list[Candidate]) -> list[Candidate]:
+    def _bottom_rows(
+        self, image: Image, candidates: list[Candidate], colour: bool
+    ) -> list[Candidate]:
         """Whole two-row plates outlined from a line that may be their bottom row alone
         (`above_bottom_row`).
 
@@ -382,8 +395,10 @@ class PlateReader:
         background two-row plates are issued in and under a band of that background, is also
         read as the bottom of a two-row plate, unless a stacked candidate already outlines that
         plate. The band keeps a one-row yellow plate under a dark grille from being read as
-        one: the recognisers read such a plate's own characters as the two rows."""
-        if not isinstance(self.detector, PpocrDetector):
+        one: the recognisers read such a plate's own characters as the two rows. None in a
+        colourless frame: there no colour picks the bottom rows, and reading every line so
+        took a fifth longer a frame (joined rows make a wide crop)."""
+        if not isinstance(self.detector, PpocrDetector) or not colour:
             return []  # a plate detector outlines two-row plates whole
         lines = [c for c in candidates if not c.two_row]
         stacked = [
@@ -404,15 +419,26 @@ class PlateReader:
                 wholes.append(whole)
         return wholes
 
-    def read_candidates(self, image: Image, candidates: list[Candidate]) -> list[PlateRead]:
-        """Read given plate regions (e.g. from another detector) on one BGR frame."""
-        return self._accept(image, candidates, [self._crop(image, c) for c in candidates])
+    def read_candidates(
+        self, image: Image, candidates: list[Candidate], colour: bool | None = None
+    ) -> list[PlateRead]:
+        """Read given plate regions (e.g. from another detector) on one BGR frame (`colour`:
+        whether the frame has colour; by default judged from it, `colourless`)."""
+        if colour is None:
+            colour = not colourless(image)
+        crops = [self._crop(image, c) for c in candidates]
+        return self._accept(image, candidates, crops, colour=colour)
 
     def _accept(
-        self, image: Image, candidates: list[Candidate], crops: list[Image], whole: bool = False
+        self,
+        image: Image,
+        candidates: list[Candidate],
+        crops: list[Image],
+        whole: bool = False,
+        colour: bool = True,
     ) -> list[PlateRead]:
         """Read the crops (`whole`: tight plate crops read whole); keep plates whose colour
-        fits, one per place, most confident first."""
+        fits (any, where the frame is colourless), one per place, most confident first."""
         reads: list[PlateRead] = []
         for cand, crop, found in zip(candidates, crops, self._decode(crops, whole), strict=True):
             if found is None:
@@ -420,7 +446,7 @@ class PlateReader:
             decoded, generic = found
             if cand.band and not self._sure(decoded):
                 continue  # a second look at a plate already read whole: only a sure reading
-            read = self._plate(image, cand, crop, decoded)
+            read = self._plate(image, cand, crop, decoded, colour)
             # a plate model reads painted text as a plate, so its readings must have a
             # background their format is issued in; a generic recogniser reads painted text as
             # what it is, and on a tight text box a blue plate can look white: its own
@@ -607,13 +633,15 @@ class PlateReader:
             return join_rows(plate)
         return blank_emblems(plate) if self.region.left_emblem else plate
 
-    def _plate(self, image: Image, cand: Candidate, crop: Image, decoded: Decoded) -> PlateRead:
+    def _plate(
+        self, image: Image, cand: Candidate, crop: Image, decoded: Decoded, colour: bool
+    ) -> PlateRead:
         x1, y1, x2, y2 = cand.box
         h, w = image.shape[:2]
         box = (max(0, x1), max(0, y1), min(w, x2), min(h, y2))
         # colour from the perspective-corrected crop: the upright box of a tilted plate holds
-        # as much car as plate
-        color = self._color(crop, decoded)
+        # as much car as plate; none from a colourless frame, where a plate shines white
+        color = self._color(crop, decoded) if colour else None
         return PlateRead(decoded.text, color, decoded.confidence, box, decoded.char_conf)
 
     @staticmethod
