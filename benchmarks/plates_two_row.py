@@ -14,6 +14,7 @@ and `hlpr3+ours` (HyperLPR3's plate detector, which classes two-row plates, feed
 recognisers).
 
     .venv/bin/python benchmarks/plates_two_row.py [--count 100] [--seed 1] [--kinds truck,trailer]
+        [--pipelines ours,hlpr3+ours] [--grey]
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ def worn(plate: Image, height: int, rng: np.random.Generator) -> tuple[Image, Im
     return np.clip(out, 0, 255).astype(np.uint8), mask
 
 
-def frames(kind: str, count: int, seed: int) -> Iterator[tuple[Image, str, set[str]]]:
+def frames(
+    kind: str, count: int, seed: int, grey: bool = False
+) -> Iterator[tuple[Image, str, set[str]]]:
     """(photo with a pasted plate, the plate's text, the photo's own labelled plates)."""
     rng = np.random.default_rng(seed)
     photos = [
@@ -89,7 +92,10 @@ def frames(kind: str, count: int, seed: int) -> Iterator[tuple[Image, str, set[s
             frame[y : y + ph, x : x + pw] = cv2.GaussianBlur(region, (k, k), 0)
         quality = int(rng.uniform(40, 90))
         jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])[1]
-        yield np.asarray(cv2.imdecode(jpeg, cv2.IMREAD_COLOR)), text, own
+        frame = np.asarray(cv2.imdecode(jpeg, cv2.IMREAD_COLOR))
+        if grey:  # as an infrared camera at night gives it
+            frame = cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+        yield frame, text, own
         made += 1
 
 
@@ -100,6 +106,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--kinds", default="truck,trailer")
     ap.add_argument("--pipelines", default="ours,hlpr3+ours")
+    ap.add_argument("--grey", action="store_true", help="frames without colour (infrared)")
     args = ap.parse_args()
     readers = {"ours": PlateReader(PlatesConfig(threads=1))}
     if "hlpr3+ours" in args.pipelines and HYPERLPR.exists():
@@ -109,7 +116,7 @@ def main() -> None:
     chosen = {p: r for p, r in readers.items() if p in args.pipelines.split(",")}
     for kind in args.kinds.split(","):
         stats = {p: {"read": 0, "other": 0, "s": 0.0} for p in chosen}
-        for frame, text, own in frames(kind, args.count, args.seed):
+        for frame, text, own in frames(kind, args.count, args.seed, args.grey):
             for pipe, reader in chosen.items():
                 t0 = time.perf_counter()
                 got = {r.text for r in reader.read(frame)}
@@ -119,7 +126,7 @@ def main() -> None:
         for pipe, s in stats.items():
             line = {
                 "pipeline": pipe,
-                "kind": kind,
+                "kind": kind + (" grey" if args.grey else ""),
                 "exact": f"{s['read']}/{args.count}",
                 "other_reads": s["other"],
                 "ms_frame": round(1000 * s["s"] / args.count, 1),
