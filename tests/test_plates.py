@@ -1078,3 +1078,21 @@ def test_a_two_row_plate_is_read_in_a_colourless_frame_with_no_colour(
     assert [(r.text, r.color) for r in reader.read(gray(frame))] == [(text, None)]
     # a colour frame keeps its colours
     assert [(r.text, r.color) for r in reader.read(frame)] == [(text, "yellow")]
+
+
+@pytest.mark.parametrize(("color", "asked"), [("blue", []), ("yellow", [1])])
+def test_a_two_row_candidate_of_a_colour_no_two_row_plate_has_is_not_read(
+    reader: PlateReader, monkeypatch: pytest.MonkeyPatch, color: str, asked: list[int]
+) -> None:
+    # a blue block of two rows (a sign, a blue plate cut by the frame's edge) could give no
+    # two-row plate: the recognisers are spared its crop, the widest they get
+    plate = cv2.resize(render_plate("豫C88516", color, two_row=True), (160, 80), cv2.INTER_AREA)
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[200:280, 250:410] = plate
+    block = Candidate(
+        np.array([[250, 200], [410, 200], [410, 280], [250, 280]], np.float32), 0.9, True
+    )
+    calls = pp_ocr_reads(reader, monkeypatch)
+    reads = reader.read_candidates(frame, [block])
+    assert calls == asked
+    assert [r.text for r in reads] == (["豫C88516"] if color == "yellow" else [])

@@ -439,8 +439,21 @@ class PlateReader:
     ) -> list[PlateRead]:
         """Read the crops (`whole`: tight plate crops read whole); keep plates whose colour
         fits (any, where the frame is colourless), one per place, most confident first."""
+        # a two-row reading must be on a colour two-row plates are issued in (stacked_in, below,
+        # for every recogniser): a two-row crop of another colour is not read at all, which
+        # spares the recognisers their widest crops (the rows side by side), most of them
+        # dark grilles, blue plates and signs
+        todo = [
+            i
+            for i, (cand, crop) in enumerate(zip(candidates, crops, strict=True))
+            if not (colour and cand.two_row)
+            or stacked_in(classify_color(crop), self.region.two_row_colors)
+        ]
+        found_all: list[tuple[Decoded, bool] | None] = [None] * len(crops)
+        for i, found in zip(todo, self._decode([crops[i] for i in todo], whole), strict=True):
+            found_all[i] = found
         reads: list[PlateRead] = []
-        for cand, crop, found in zip(candidates, crops, self._decode(crops, whole), strict=True):
+        for cand, crop, found in zip(candidates, crops, found_all, strict=True):
             if found is None:
                 continue
             decoded, generic = found
