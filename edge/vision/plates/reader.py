@@ -398,8 +398,10 @@ class PlateReader:
         one: the recognisers read such a plate's own characters as the two rows. None in a
         colourless frame: there no colour picks the bottom rows, and reading every line so
         took a fifth longer a frame (joined rows make a wide crop)."""
-        if not isinstance(self.detector, PpocrDetector) or not colour:
+        if not isinstance(self.detector, PpocrDetector):
             return []  # a plate detector outlines two-row plates whole
+        if not colour:
+            return []
         lines = [c for c in candidates if not c.two_row]
         stacked = [
             c.box
