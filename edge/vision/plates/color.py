@@ -36,6 +36,7 @@ def classify_color(plate: npt.NDArray[np.uint8]) -> str | None:
 
 
 COLOURLESS_SAMPLE = (160, 90)  # pixels sampled (nearest) to judge whether a frame has colour
+COLOURLESS_SATURATION = 25  # a pixel this saturated (and not dark) is coloured
 COLOURLESS_SHARE = 0.0002  # a frame with fewer coloured pixels than this is colourless
 
 
@@ -43,17 +44,18 @@ def colourless(image: npt.NDArray[np.uint8]) -> bool:
     """Whether a frame has no colour: an infrared or monochrome camera (night mode), whose
     plates' colours cannot be told (a retroreflective plate shines white in infrared).
 
-    A frame counts as colourless when almost none of a sample of its pixels are coloured in
-    the sense of classify_color (saturated and not dark: dark pixels' hue is noise). A colour
-    photo of a grey road still has painted cars, signs and plates: the least coloured of the
-    labelled photos, a van at night lit by a flash (EasyPR 皖AJH155), has 0.05 % coloured
-    pixels, its blue plate among them; an infrared frame has none.
+    A frame counts as colourless when almost none of a sample of its pixels are even faintly
+    coloured (saturation COLOURLESS_SATURATION, and not dark: dark pixels' hue is noise). A
+    colour photo of a grey road still has painted cars, signs and plates: the least coloured
+    of the labelled photos, a van at night lit by a flash (EasyPR 皖AJH155), has 0.9 % such
+    pixels (0.05 % as saturated as classify_color asks); the same photos turned grey and
+    saved as JPEG have none.
     """
     if image.ndim < 3 or image.shape[2] == 1:
         return True
     small = cv2.resize(image, COLOURLESS_SAMPLE, interpolation=cv2.INTER_NEAREST)
     hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
-    chroma = (hsv[:, :, 1] >= MIN_SATURATION) & (hsv[:, :, 2] >= MIN_VALUE)
+    chroma = (hsv[:, :, 1] >= COLOURLESS_SATURATION) & (hsv[:, :, 2] >= MIN_VALUE)
     return float(np.mean(chroma)) < COLOURLESS_SHARE
 
 
