@@ -1096,3 +1096,12 @@ def test_a_two_row_candidate_of_a_colour_no_two_row_plate_has_is_not_read(
     reads = reader.read_candidates(frame, [block])
     assert calls == asked
     assert [r.text for r in reads] == (["豫C88516"] if color == "yellow" else [])
+
+
+def test_a_grey_two_row_plate_crop_is_read_with_no_colour(reader: PlateReader) -> None:
+    # a still of one truck plate from an infrared camera, read whole
+    plate = cv2.resize(render_plate("鲁A1234挂", "yellow", two_row=True), (160, 80), cv2.INTER_AREA)
+    reads = reader.read(gray(plate))
+    assert [(r.text, r.color) for r in reads] == [("鲁A1234挂", None)]
+    got = reader.read_crop(gray(plate), two_row=True)
+    assert got is not None and (got.text, got.color) == ("鲁A1234挂", None)

@@ -248,17 +248,17 @@ class PlateReader:
         infrared camera at night) plate colours are unknown: no reading is held to them.
         """
         spent = 0.0
+        colour = not colourless(image)
         whole = whole_plate(image, self.region.two_row)
         if whole is not None:
             t0 = time.perf_counter()
             crop = self._lines(image, whole.two_row)
-            reads = self._accept(image, [whole], [crop], whole=not whole.two_row)
+            reads = self._accept(image, [whole], [crop], not whole.two_row, colour)
             spent = time.perf_counter() - t0
             if reads:
                 return FrameReading([whole], reads, spent)
         limit = self.config.max_candidates
         size = self.config.detector.input_size
-        colour = not colourless(image)
         candidates = self._layouts(image, self.detector.detect(image), limit, colour)
         t0 = time.perf_counter()
         reads = self.read_candidates(image, candidates, colour)
@@ -490,7 +490,7 @@ class PlateReader:
         decoded = found[0]
         return PlateRead(
             decoded.text,
-            self._color(plate, decoded),
+            None if colourless(plate) else self._color(plate, decoded),
             decoded.confidence,
             (0, 0, w, h),
             decoded.char_conf,
