@@ -31,6 +31,7 @@ from edge.vision.plates.detect import (
     quad_size,
     tiles,
 )
+from edge.vision.plates.exposure import FLAT_RANGE, MAX_GAIN, levelled, levels
 from edge.vision.plates.formats import load_regions, region
 from edge.vision.plates.reader import band_quad, blank_emblems, issued_in
 from edge.vision.plates.recognise import Recogniser
@@ -1105,3 +1106,42 @@ def test_a_grey_two_row_plate_crop_is_read_with_no_colour(reader: PlateReader) -
     assert [(r.text, r.color) for r in reads] == [("鲁A1234挂", None)]
     got = reader.read_crop(gray(plate), two_row=True)
     assert got is not None and (got.text, got.color) == ("鲁A1234挂", None)
+
+
+def fogged(image: np.ndarray) -> np.ndarray:
+    """The frame in even fog: 70 % of a light grey over it."""
+    return np.clip(image.astype(np.float32) * 0.3 + 140, 0, 255).astype(np.uint8)
+
+
+def test_a_plate_in_fog_is_read_from_the_frame_levelled(reader: PlateReader) -> None:
+    # in fog the detector scores the plate's faint line too low to be a candidate at all
+    row = next(r for r in scene_labels() if r["plate"] == "皖A999J3")
+    scene = imread(SCENES / "images" / row["file"])
+    small = cv2.resize(scene, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)
+    reads = reader.read(fogged(small))
+    assert [(r.text, r.color) for r in reads] == [("皖A999J3", "blue")]
+
+
+def test_only_a_flat_frame_is_levelled_and_a_blank_one_not_into_noise() -> None:
+    scene = imread(sorted((SCENES / "images").glob("*.jpg"))[0])
+    assert levelled(scene) is scene  # a well-exposed frame is read as it is
+    lo, hi = levels(fogged(scene))
+    assert hi - lo < FLAT_RANGE
+    lo2, hi2 = levels(levelled(fogged(scene)))
+    assert hi2 - lo2 > 3 * (hi - lo)
+    # a lens cap or a wall at night: its sensor noise is not stretched to the full scale
+    blank = np.clip(np.random.default_rng(0).normal(40, 2, (360, 640, 3)), 0, 255)
+    lo, hi = levels(blank.astype(np.uint8))
+    lo2, hi2 = levels(levelled(blank.astype(np.uint8)))
+    assert hi2 - lo2 <= MAX_GAIN * (hi - lo) + 1
+
+
+def test_a_small_bright_plate_in_a_dark_frame_is_not_levelled_white() -> None:
+    # an infrared-lit plate at night, characters and all far brighter than the road: too
+    # small to count among the frame's levels, and stretched by them it would be all white
+    frame = np.clip(np.random.default_rng(1).normal(25, 3, (720, 1280, 3)), 0, 255)
+    plate = cv2.resize(render_plate("皖A12345", "white"), (112, 36)).astype(np.float32)
+    frame[400:436, 600:712] = 120 + plate / 2
+    before = frame[400:436, 600:712].std()
+    after = levelled(frame.astype(np.uint8))[400:436, 600:712].astype(np.float32).std()
+    assert after >= 0.9 * before  # its characters keep their contrast

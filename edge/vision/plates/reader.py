@@ -22,6 +22,7 @@ from edge.vision.plates.detect import (
     make_detector,
     quad_size,
 )
+from edge.vision.plates.exposure import levelled
 from edge.vision.plates.formats import region as get_region
 from edge.vision.plates.recognise import Recogniser, learnt_firsts, referee, resolve
 from edge.vision.plates.runtime import sha256_file
@@ -245,10 +246,12 @@ class PlateReader:
         gives a plate: the smaller pass costs less, the larger finds smaller plates. Small
         candidates that gave no plate, and small plate-coloured patches that gave no
         candidate, are looked at again, enlarged (`_refine`). In a colourless frame (an
-        infrared camera at night) plate colours are unknown: no reading is held to them.
+        infrared camera at night) plate colours are unknown: no reading is held to them. A
+        flat frame (fog, dusk) is read levelled (`levelled`).
         """
         spent = 0.0
         colour = not colourless(image)
+        image = levelled(image)
         whole = whole_plate(image, self.region.two_row)
         if whole is not None:
             t0 = time.perf_counter()
