@@ -17,7 +17,9 @@ on (same hash rule); the full ccpd-crops figure includes the other three quarter
 
 Reports per dataset: exact-plate accuracy (and per colour), character accuracy, detection recall
 (a detector candidate overlapping the labelled box), non-plate reads, ms per frame, ms per
-plate read, and peak resident memory after each pipeline.
+plate read, and peak resident memory after each pipeline; for our pipelines also how many of
+the plates read exactly report their labelled colour (color_right; only EasyPR and the CCPD
+scenes label colours).
 
     .venv/bin/python benchmarks/plates.py [--limit N] [--datasets ccpd-crops,easypr,...]
         [--pipelines ours,hlpr3+ours,rapidocr,rapidocr-v4,ours-ppocr] [--json out.json]
@@ -80,6 +82,8 @@ class Result:
     reads: int = 0
     read_ms: float = 0.0
     by_color: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    color_right: int = 0  # plates read exactly whose reported colour is the labelled one
+    color_told: int = 0  # plates read exactly with a labelled colour, by a pipeline that tells
 
     def summary(self) -> dict[str, Any]:
         n = max(1, self.plates)
@@ -92,6 +96,7 @@ class Result:
             "ms_frame": round(self.frame_ms / max(1, self.frames), 1),
             "ms_plate": round(self.read_ms / max(1, self.reads), 2),
             "exact_by_color": {c: f"{v[0]}/{v[1]}" for c, v in sorted(self.by_color.items())},
+            "color_right": f"{self.color_right}/{self.color_told}" if self.color_told else "-",
         }
 
 
@@ -135,9 +140,13 @@ def overlaps(a: tuple[int, int, int, int] | None, b: tuple[int, int, int, int]) 
 
 
 def score(
-    res: Result, truths: list[Truth], texts: list[tuple[str, tuple[int, int, int, int] | None]]
+    res: Result,
+    truths: list[Truth],
+    texts: list[tuple[str, tuple[int, int, int, int] | None]],
+    colors: list[str | None] | None = None,
 ):
-    """Exact/char accuracy per labelled plate; reads matching no label count as non-plate."""
+    """Exact/char accuracy per labelled plate; reads matching no label count as non-plate;
+    `colors`: the reads' colours, for a pipeline that tells them."""
     used: set[int] = set()
     for t in truths:
         res.plates += 1
@@ -147,6 +156,9 @@ def score(
             res.exact += 1
             res.chars += 1.0
             res.by_color[t.color][0] += 1
+            if colors is not None and t.color != "?":
+                res.color_told += 1
+                res.color_right += colors[hits[0]] == t.color
             used.add(hits[0])
             continue
         near = [i for i, (_, b) in enumerate(texts) if b is None or overlaps(t.box, b)]
@@ -190,7 +202,8 @@ def run_reader(name: str, reader: PlateReader, limit: int, crops: bool) -> Resul
         res.read_ms += frame.recognise_s * 1000
         for t in truths:
             res.detected += crops or any(overlaps(t.box, c.box) for c in frame.candidates)
-        score(res, truths, [(r.text, None if crops else r.box) for r in frame.reads])
+        reads = [(r.text, None if crops else r.box) for r in frame.reads]
+        score(res, truths, reads, [r.color for r in frame.reads])
     return res
 
 

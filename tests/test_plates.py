@@ -19,7 +19,7 @@ from edge.cli import plates as plates_cli
 from edge.errors import ConfigError, ModelError
 from edge.sim.plates import render_plate
 from edge.vision.plates import PlateRead, PlateReader, PlatesConfig, recognise, vote
-from edge.vision.plates.color import colour_patches, colourless
+from edge.vision.plates.color import classify_color, colour_patches, colourless, plate_colour
 from edge.vision.plates.config import RecogniserConfig
 from edge.vision.plates.decode import Decoded, PlateDecoder, _informative, fuse, settle
 from edge.vision.plates.detect import (
@@ -846,6 +846,51 @@ def test_a_tilted_plate_on_a_coloured_car_keeps_its_colour() -> None:
         frame, cv2.getRotationMatrix2D((320, 232), 15, 1.0), (640, 480), borderValue=(60, 140, 60)
     )
     assert [(r.text, r.color) for r in plate_cn.read(tilted)] == [("皖A7Z3K9", "blue")]
+
+
+def test_blue_ccpd_plates_that_look_green_yellow_or_black_are_reported_blue(
+    reader: PlateReader,
+) -> None:
+    # glare turns a blue plate cyan (classified green), a colour cast turns one olive
+    # (yellow), dusk turns one black; their characters are lighter than the plate and a
+    # seven-character plate is never green: every CCPD crop here is a blue car plate
+    seen = {"皖A0K782.jpg": "green", "皖A1X751.jpg": "yellow", "皖A33673.jpg": "black"}
+    for name, looks in seen.items():
+        crop = imread(CROPS / "images" / name)
+        assert classify_color(crop) == looks
+        got = reader.read_crop(crop)
+        assert got is not None and (got.text, got.color) == (name[:-4], "blue")
+
+
+def cast(plate: np.ndarray, bgr: tuple[float, float, float], lift: float = 0.0) -> np.ndarray:
+    small = cv2.resize(plate, None, fx=0.3, fy=0.3, interpolation=cv2.INTER_AREA)
+    tinted = small.astype(np.float32) * np.array(bgr, np.float32) + lift
+    return cv2.GaussianBlur(np.clip(tinted, 0, 255).astype(np.uint8), (3, 3), 0)  # a lens
+
+
+STANDARD = ("blue", "yellow", "black")  # the colours formats.yaml issues 皖A12345 in
+
+
+def test_a_plate_in_a_colour_cast_reports_a_colour_its_format_is_issued_in() -> None:
+    yellow_in_blue_light = cast(render_plate("皖A12345", "yellow"), (1.4, 1.0, 0.7))
+    assert classify_color(yellow_in_blue_light) == "green"
+    assert plate_colour(yellow_in_blue_light, STANDARD) == "yellow"
+    glaring_green = cast(render_plate("皖AD12345", "green"), (1.0, 1.0, 1.0), 80)
+    assert classify_color(glaring_green) == "white"
+    assert plate_colour(glaring_green, ("green",)) == "green"
+    police_in_blue_light = cast(render_plate("京A1234警", "white"), (1.4, 1.0, 0.7))
+    assert classify_color(police_in_blue_light) == "blue"
+    assert plate_colour(police_in_blue_light, ("yellow", "white", "black")) == "white"
+
+
+def test_a_dark_grey_plate_with_light_characters_is_black_a_dark_blue_one_blue() -> None:
+    black = cast(render_plate("粤Z1234港", "black"), (1.0, 1.0, 1.0))
+    dark_blue = cast(render_plate("皖A12345", "blue"), (0.3, 0.3, 0.3))
+    assert plate_colour(black, STANDARD) == "black"
+    assert classify_color(dark_blue) == "black"
+    assert plate_colour(dark_blue, STANDARD) == "blue"
+    # a format that says nothing of colour reports the camera's colour as it is
+    assert plate_colour(dark_blue, None) == classify_color(dark_blue)
 
 
 def test_a_text_block_shaped_like_a_two_row_plate_is_also_read_as_two_rows() -> None:

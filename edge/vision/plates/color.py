@@ -35,6 +35,85 @@ def classify_color(plate: npt.NDArray[np.uint8]) -> str | None:
     return None
 
 
+# Reporting a plate's colour (`plate_colour`). GA 36 prints white characters on blue and black
+# plates, black ones on yellow, green and white plates; the colour a camera shows can be far
+# off (a colour cast turns a blue plate olive, glare turns it cyan or white, dusk turns it
+# black), and a record that calls a blue car plate green or black is wrong in court.
+LIGHT_TEXT = ("blue", "black")
+BLUE_HUES = (85, 135)  # wider than HUES' blue: a glaring blue plate shades into cyan
+BLUE_TINT = 25  # saturation of a faintly blue pixel (a washed-out blue plate)
+BLUE_SHARE = 0.2  # share of the background that tinted blue makes a blue plate
+TINT = 50  # saturation of a tinted pixel of the background (yellow, green)
+TINT_SHARE = 0.2  # share of the background that tinted a colour makes a plate of that colour
+BLACK_SATURATION = 30  # a black plate's background is dark and grey: below this median
+BLACK_VALUE = 90  # ... and this median brightness
+
+
+def plate_colour(plate: npt.NDArray[np.uint8], issued: tuple[str, ...] | None) -> str | None:
+    """The colour to report for a plate read in a format `issued` in these colours (None: any,
+    then `classify_color` as it is).
+
+    The camera's colour alone decides only between colours the format is issued in, helped by
+    which is lighter, characters or background: a plate with any blue to it is blue where
+    blue plates exist; light characters make a blue plate (black only on a dark grey one);
+    dark characters a yellow or green one, and failing either a white one.
+    """
+    raw = classify_color(plate)
+    core = _core(plate)
+    if issued is None or core.size == 0:
+        return raw
+    light, background = _text_polarity(core)
+    hsv = cv2.cvtColor(core, cv2.COLOR_BGR2HSV).reshape(-1, 3).astype(np.int32)[background]
+    h, s = hsv[:, 0], hsv[:, 1]
+    # judged on the background alone: dark characters take any hue in a colour cast
+    blue = (s >= BLUE_TINT) & (h >= BLUE_HUES[0]) & (h <= BLUE_HUES[1])
+    if "blue" in issued and float(np.mean(blue)) >= BLUE_SHARE:
+        return "blue"  # glare can make the characters the darker: blue decides first
+    chosen = (_light_text if light else _dark_text)(hsv, issued)
+    return chosen or raw
+
+
+def _light_text(background: npt.NDArray[np.int32], issued: tuple[str, ...]) -> str | None:
+    """Blue or black, for a plate with characters lighter than its `background` (HSV rows)."""
+    s, v = background[:, 1], background[:, 2]
+    dark_grey = bool(np.median(s) < BLACK_SATURATION and np.median(v) < BLACK_VALUE)
+    if "black" in issued and (dark_grey or "blue" not in issued):
+        return "black"
+    return "blue" if "blue" in issued else None
+
+
+def _dark_text(background: npt.NDArray[np.int32], issued: tuple[str, ...]) -> str | None:
+    """The tint (yellow, green) of a plate with characters darker than its `background`
+    (HSV rows), or white where the format is issued in white and no tint is clear."""
+    h, tinted = background[:, 0], background[:, 1] >= TINT
+    shares = {
+        name: float(np.mean(tinted & (h >= lo) & (h <= hi)))
+        for name, (lo, hi) in HUES.items()
+        if name in issued and name != "blue"
+    }
+    best = max(shares, key=lambda name: shares[name]) if shares else None
+    if best is not None and shares[best] >= TINT_SHARE:
+        return best
+    return "white" if "white" in issued else best
+
+
+def _core(plate: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """The plate without its outer fifth top and bottom and tenth left and right, where the
+    frame, rivets and the car around a loose crop are."""
+    h, w = plate.shape[:2]
+    return plate[h // 5 : h - h // 5, w // 10 : w - w // 10]
+
+
+def _text_polarity(core: npt.NDArray[np.uint8]) -> tuple[bool, npt.NDArray[np.bool_]]:
+    """Whether the characters are lighter than the background, and a flat mask of the
+    background's pixels (Otsu's two classes of grey: the characters are the smaller)."""
+    grey = cv2.cvtColor(core, cv2.COLOR_BGR2GRAY)
+    _, mask = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    bright = mask.reshape(-1) > 0
+    light = float(np.mean(bright)) < 0.5
+    return light, ~bright if light else bright
+
+
 COLOURLESS_SAMPLE = (160, 90)  # pixels sampled (nearest) to judge whether a frame has colour
 COLOURLESS_SATURATION = 25  # a pixel this saturated (and not dark) is coloured
 COLOURLESS_SHARE = 0.0002  # a frame with fewer coloured pixels than this is colourless

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edge.vision.plates.color import classify_color, colour_patches, colourless
+from edge.vision.plates.color import classify_color, colour_patches, colourless, plate_colour
 from edge.vision.plates.config import PlatesConfig
 from edge.vision.plates.decode import Decoded, PlateDecoder, fuse, settle
 from edge.vision.plates.detect import (
@@ -464,19 +464,20 @@ class PlateReader:
             decoded, generic = found
             if cand.band and not self._sure(decoded):
                 continue  # a second look at a plate already read whole: only a sure reading
-            read = self._plate(image, cand, crop, decoded, colour)
+            # colour from the perspective-corrected crop: the upright box of a tilted plate
+            # holds as much car as plate; none from a colourless frame, where a plate shines
+            # white
+            seen = self._color(crop, decoded) if colour else None
             # a plate model reads painted text as a plate, so its readings must have a
             # background their format is issued in; a generic recogniser reads painted text as
             # what it is, and on a tight text box a blue plate can look white: its own
             # readings are not held to the format's colours, but still to the two-row ones (it
             # read the rows joined from a blue plate cut by the frame's edge as 皖AZA669)
             two_row = self.region.two_row_colors if cand.two_row else ()
-            if generic:
-                fits = stacked_in(read.color, two_row)
-            else:
-                fits = issued_in(decoded, read.color, two_row)
+            fits = stacked_in(seen, two_row) if generic else issued_in(decoded, seen, two_row)
             if fits:
-                reads.append(read)
+                reported = self._reported_color(crop, decoded) if colour else None
+                reads.append(self._plate(image, cand, decoded, reported))
         reads.sort(key=lambda r: -r.confidence)
         kept: list[PlateRead] = []
         for r in reads:
@@ -493,7 +494,7 @@ class PlateReader:
         decoded = found[0]
         return PlateRead(
             decoded.text,
-            None if colourless(plate) else self._color(plate, decoded),
+            None if colourless(plate) else self._reported_color(plate, decoded),
             decoded.confidence,
             (0, 0, w, h),
             decoded.char_conf,
@@ -651,20 +652,25 @@ class PlateReader:
             return join_rows(plate)
         return blank_emblems(plate) if self.region.left_emblem else plate
 
-    def _plate(
-        self, image: Image, cand: Candidate, crop: Image, decoded: Decoded, colour: bool
-    ) -> PlateRead:
+    @staticmethod
+    def _plate(image: Image, cand: Candidate, decoded: Decoded, color: str | None) -> PlateRead:
         x1, y1, x2, y2 = cand.box
         h, w = image.shape[:2]
         box = (max(0, x1), max(0, y1), min(w, x2), min(h, y2))
-        # colour from the perspective-corrected crop: the upright box of a tilted plate holds
-        # as much car as plate; none from a colourless frame, where a plate shines white
-        color = self._color(crop, decoded) if colour else None
         return PlateRead(decoded.text, color, decoded.confidence, box, decoded.char_conf)
 
     @staticmethod
     def _color(region: Image, decoded: Decoded) -> str | None:
-        color = classify_color(region)
-        if decoded.template.name == "nev_large" and color in ("green", "yellow"):
-            return "yellow-green"  # large new-energy plates shade from yellow to green
-        return color
+        """The colour the camera shows, as the format checks judge it (`issued_in`)."""
+        return _large_nev(classify_color(region), decoded)
+
+    @staticmethod
+    def _reported_color(region: Image, decoded: Decoded) -> str | None:
+        """The colour a reading reports: among those its format is issued in (`plate_colour`)."""
+        return _large_nev(plate_colour(region, decoded.template.colors), decoded)
+
+
+def _large_nev(color: str | None, decoded: Decoded) -> str | None:
+    if decoded.template.name == "nev_large" and color in ("green", "yellow"):
+        return "yellow-green"  # large new-energy plates shade from yellow to green
+    return color
