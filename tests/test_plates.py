@@ -93,6 +93,8 @@ def test_real_crops_are_counted_by_their_first_character() -> None:
         ("渝B3587学", "special_suffix"),
         ("粤Z1234港", "special_suffix"),
         ("使123456", "embassy"),
+        ("粤OA2160", "official_o"),
+        ("京O12345", "official_o"),
     ],
 )
 def test_cn_formats_accept_real_plate_series(text: str, fmt: str) -> None:
@@ -100,7 +102,9 @@ def test_cn_formats_accept_real_plate_series(text: str, fmt: str) -> None:
     assert template is not None and template.name == fmt
 
 
-@pytest.mark.parametrize("text", ["中国重汽", "皖A1234", "皖AI2345", "A123456", "皖A123456789"])
+@pytest.mark.parametrize(
+    "text", ["中国重汽", "皖A1234", "皖AI2345", "皖A0O123", "A123456", "皖A123456789"]
+)
 def test_cn_formats_reject_non_plates(text: str) -> None:
     assert region("cn").match(text) is None
 
@@ -407,6 +411,14 @@ def test_a_plate_the_plate_model_alone_reads_must_be_sure_in_every_character(
     # from the larger pass that finds the coach's small plate
     image = imread(PLATES / "easypr" / "images" / "渝BE7773.jpg")
     assert [r.text for r in reader.read(image)] == ["渝BE7773"]
+
+
+@pytest.mark.skipif(not (PLATES / "easypr").is_dir(), reason="EasyPR scenes not in ../shared")
+def test_a_police_o_series_plate_is_read_with_its_letter_o(reader: PlateReader) -> None:
+    # a large, sharp 粤O·A2160 (the O series of public-security cars): PP-OCRv4 reads the O as
+    # the digit 0, which the letter's place does not take, and the plate was not read at all
+    image = imread(PLATES / "easypr" / "images" / "粤OA2160.jpg")
+    assert [(r.text, r.color) for r in reader.read(image)] == [("粤OA2160", "blue")]
 
 
 @pytest.mark.skipif(not (PLATES / "easypr").is_dir(), reason="EasyPR scenes not in ../shared")
