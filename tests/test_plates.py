@@ -35,6 +35,7 @@ from edge.vision.plates.exposure import FLAT_RANGE, MAX_GAIN, levelled, levels
 from edge.vision.plates.formats import load_regions, region
 from edge.vision.plates.reader import band_quad, blank_emblems, issued_in
 from edge.vision.plates.recognise import Recogniser
+from edge.vision.plates.slant import lean, upright
 from models.plate_rec.data import first_characters, is_holdout, swap_province
 from tests.conftest import SHARED
 
@@ -903,6 +904,29 @@ def test_a_dark_grey_plate_with_light_characters_is_black_a_dark_blue_one_blue()
     assert plate_colour(dark_blue, STANDARD) == "blue"
     # a format that says nothing of colour reports the camera's colour as it is
     assert plate_colour(dark_blue, None) == classify_color(dark_blue)
+
+
+@pytest.mark.parametrize("shear", [0.2, 0.3, -0.4])
+def test_a_leaning_line_is_set_upright(shear: float) -> None:
+    plate = cv2.resize(render_plate("皖A12345", "blue"), (150, 48), interpolation=cv2.INTER_AREA)
+    shift = np.float32([[1, shear, 20 - shear * 24], [0, 1, 0]])
+    leaning = cv2.warpAffine(plate, shift, (190, 48), borderMode=cv2.BORDER_REPLICATE)
+    assert lean(leaning) == pytest.approx(-shear)
+    assert lean(upright(leaning)) == 0.0
+    assert upright(plate) is plate  # an upright line is read as it is
+
+
+def test_a_plate_seen_from_beside_the_lane_is_read_with_its_characters_upright(
+    reader: PlateReader,
+) -> None:
+    # the plate's line slopes down 19 degrees; turned level, its characters lean as much,
+    # and were read as 皖ADN718
+    row = next(r for r in scene_labels() if r["plate"] == "皖A0N718")
+    photo = imread(SCENES / "images" / row["file"])
+    h, w = photo.shape[:2]
+    slope = np.float32([[1, 0, 0], [0.35, 1, -0.35 * w / 2]])
+    side = cv2.warpAffine(photo, slope, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    assert [r.text for r in reader.read(side)] == ["皖A0N718"]
 
 
 def test_a_text_block_shaped_like_a_two_row_plate_is_also_read_as_two_rows() -> None:

@@ -26,6 +26,7 @@ from edge.vision.plates.exposure import levelled
 from edge.vision.plates.formats import region as get_region
 from edge.vision.plates.recognise import Recogniser, learnt_firsts, referee, resolve
 from edge.vision.plates.runtime import sha256_file
+from edge.vision.plates.slant import upright
 from edge.vision.plates.types import PlateRead
 
 log = logging.getLogger(__name__)
@@ -642,8 +643,9 @@ class PlateReader:
         )
 
     def _crop(self, image: Image, cand: Candidate) -> Image:
-        height = REC_HEIGHT * 2 if cand.two_row else REC_HEIGHT
-        return self._lines(warp(image, cand.quad, height), cand.two_row)
+        if cand.two_row:
+            return self._lines(warp(image, cand.quad, REC_HEIGHT * 2), True)
+        return self._lines(upright(warp(image, cand.quad, REC_HEIGHT)), False)
 
     def _lines(self, plate: Image, two_row: bool) -> Image:
         """An upright plate image as the one text line the recognisers read: a two-row plate's
