@@ -1020,6 +1020,19 @@ def test_yolo_plate_detector_feeds_the_recogniser() -> None:
     assert found >= 4
 
 
+@pytest.mark.skipif(
+    not HYPERLPR.is_file() or not (PLATES / "easypr").is_dir(),
+    reason="HyperLPR3 detector or EasyPR scenes not in ../shared",
+)
+def test_a_glaring_blue_plate_with_thick_characters_is_reported_blue() -> None:
+    # cut by the HyperLPR3 detector's corners, the white characters are the larger class of
+    # grey: they looked like dark characters on a light plate, with no tint, and the plate
+    # was reported yellow; the camera's blue, a colour the format is issued in, stands
+    cfg = PlatesConfig.model_validate({"detector": {"type": "yolo-plate", "path": HYPERLPR}})
+    reads = PlateReader(cfg).read(imread(PLATES / "easypr" / "images" / "川AGU801.jpg"))
+    assert [(r.text, r.color) for r in reads] == [("川AGU801", "blue")]
+
+
 # --- errors and config -----------------------------------------------------------------------
 
 

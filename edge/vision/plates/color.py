@@ -62,6 +62,8 @@ def plate_colour(plate: npt.NDArray[np.uint8], issued: tuple[str, ...] | None) -
     core = _core(plate)
     if issued is None or core.size == 0:
         return raw
+    if len(issued) == 1:
+        return issued[0]  # a green new-energy plate in glare is still green
     light, background = _text_polarity(core)
     hsv = cv2.cvtColor(core, cv2.COLOR_BGR2HSV).reshape(-1, 3).astype(np.int32)[background]
     h, s = hsv[:, 0], hsv[:, 1]
@@ -69,7 +71,7 @@ def plate_colour(plate: npt.NDArray[np.uint8], issued: tuple[str, ...] | None) -
     blue = (s >= BLUE_TINT) & (h >= BLUE_HUES[0]) & (h <= BLUE_HUES[1])
     if "blue" in issued and float(np.mean(blue)) >= BLUE_SHARE:
         return "blue"  # glare can make the characters the darker: blue decides first
-    chosen = (_light_text if light else _dark_text)(hsv, issued)
+    chosen = _light_text(hsv, issued) if light else _dark_text(hsv, issued, raw)
     return chosen or raw
 
 
@@ -82,9 +84,13 @@ def _light_text(background: npt.NDArray[np.int32], issued: tuple[str, ...]) -> s
     return "blue" if "blue" in issued else None
 
 
-def _dark_text(background: npt.NDArray[np.int32], issued: tuple[str, ...]) -> str | None:
+def _dark_text(
+    background: npt.NDArray[np.int32], issued: tuple[str, ...], seen: str | None
+) -> str | None:
     """The tint (yellow, green) of a plate with characters darker than its `background`
-    (HSV rows), or white where the format is issued in white and no tint is clear."""
+    (HSV rows); failing a clear one, white where the format is issued in white, else the
+    colour `seen` where the format is issued in it (thick white characters on a glaring blue
+    plate can be the larger class), else the likeliest tint."""
     h, tinted = background[:, 0], background[:, 1] >= TINT
     shares = {
         name: float(np.mean(tinted & (h >= lo) & (h <= hi)))
@@ -94,7 +100,9 @@ def _dark_text(background: npt.NDArray[np.int32], issued: tuple[str, ...]) -> st
     best = max(shares, key=lambda name: shares[name]) if shares else None
     if best is not None and shares[best] >= TINT_SHARE:
         return best
-    return "white" if "white" in issued else best
+    if "white" in issued:
+        return "white"
+    return seen if seen in issued else best
 
 
 def _core(plate: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
