@@ -477,7 +477,10 @@ class PlateReader:
             two_row = self.region.two_row_colors if cand.two_row else ()
             fits = stacked_in(seen, two_row) if generic else issued_in(decoded, seen, two_row)
             if fits:
-                reported = self._reported_color(crop, decoded) if colour else None
+                # a two-row plate's colour is told on the plate, not on its rows side by side
+                # (join_rows), where the dark car between them outweighs a yellow plate
+                plate = warp(image, cand.quad, REC_HEIGHT * 2) if cand.two_row else crop
+                reported = self._reported_color(plate, decoded) if colour else None
                 reads.append(self._plate(image, cand, decoded, reported))
         reads.sort(key=lambda r: -r.confidence)
         kept: list[PlateRead] = []
