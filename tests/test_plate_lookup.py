@@ -140,6 +140,18 @@ def test_reads_the_plate_at_the_trigger_time_not_the_neighbours(reader: PlateRea
     assert 1 <= finder.stats.frames_read <= CAMERA.plate_frames
 
 
+def test_a_plate_on_a_frame_the_spread_steps_over_is_still_read(reader: PlateReader) -> None:
+    # a fast vehicle at a low frame rate: its plate is readable on one frame of the window,
+    # 0.1 s after the trigger time, and the five frames spread over the window miss it
+    frames = {i / 10: np.full((HEIGHT, WIDTH, 3), GREY, np.uint8) for i in range(100, 125)}
+    frames[11.1] = scene([(plate_image("皖AX6996"), 0.0)])
+    finder = PlateFinder({"lane1_front": CAMERA}, {"lane1_front": ring_with(frames)}, reader, "cn")
+    found = finder.find(vehicle(10.0))
+    assert found is not None and found.plate is not None and found.plate.text == "皖AX6996"
+    assert found.frame is not None and found.frame.t_ns == round(11.1 * NS_PER_S)
+    assert finder.stats.frames_read == 9  # the window's other four frames, read after the five
+
+
 def test_covered_plate_and_missing_frames_give_null(reader: PlateReader) -> None:
     ring = ring_with(video_frames([(11.0, covered_plate())], 13.0))
     finder = PlateFinder({"lane1_front": CAMERA}, {"lane1_front": ring}, reader, "cn")

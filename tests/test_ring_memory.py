@@ -154,7 +154,7 @@ class RecordingReader:
         return []
 
 
-def test_plate_finder_still_reads_frames_spread_over_the_window_at_ring_fps() -> None:
+def test_plate_finder_reads_frames_spread_over_the_window_first_at_ring_fps() -> None:
     cam = CAMERA.model_copy(update={"fps": 25.0, "ring_fps": 10.0, "buffer_s": 4.0})
     ring = camera_rings({NAME: cam})[NAME]
     reader = RecordingReader()
@@ -168,8 +168,11 @@ def test_plate_finder_still_reads_frames_spread_over_the_window_at_ring_fps() ->
     finder = PlateFinder({NAME: cam}, {NAME: ring}, reader, "cn")
     found = finder.find(v)
     assert found is not None and found.plate is None  # the recording reader reads no plate
-    assert found.frames_read == cam.plate_frames == len(reader.read_t_ns)
-    read = reader.read_t_ns
+    # no frame shows a plate: the spread frames are read first, then the window's others
+    window = [f.t_ns for f in ring.around(t, cam.plate_window_s, cam.plate_window_s)]
+    assert found.frames_read == len(window) == len(reader.read_t_ns) > cam.plate_frames
+    assert sorted(reader.read_t_ns) == window
+    read = reader.read_t_ns[: cam.plate_frames]
     half = round(cam.plate_window_s * NS_PER_S)
     assert all(t - half <= x <= t + half for x in read)
     # Read first: a frame within one stored period (100 ms at 10 fps) of the trigger time.

@@ -193,7 +193,11 @@ class Camera(ConfigModel):
         0.4, gt=0, le=5, description="plates are read on frames within +- this of the trigger time"
     )
     plate_frames: int = Field(
-        5, ge=1, le=25, description="most frames read per vehicle, spread over the window"
+        5,
+        ge=1,
+        le=25,
+        description="frames read per vehicle, spread over the window; where none of them shows "
+        "a plate, the window's other frames are read too",
     )
     plate_wait_s: float = Field(
         2.0,

@@ -3,9 +3,10 @@
 The scale says when the first axle crossed row A (`WeighedVehicle.t_ns`) and how fast the vehicle
 went; a camera of that lane sees the plate best when the vehicle reaches the camera's trigger line
 `trigger_distance_m` further on, at `t = t_ns + trigger_distance_m / speed`. `PlateFinder` takes
-at most `plate_frames` frames of the camera's ring within `plate_window_s` of `t`, reads them
-(closest to `t` first, stopping once enough frames agree), votes, and keeps the frame the voted
-plate was read on for evidence. A vehicle whose plate cannot be read gets None, never a guess.
+`plate_frames` frames spread over the camera's ring within `plate_window_s` of `t`, reads them
+(closest to `t` first, stopping once enough frames agree; the window's other frames too where
+none of them shows a plate), votes, and keeps the frame the voted plate was read on for
+evidence. A vehicle whose plate cannot be read gets None, never a guess.
 
 Frames reach the rings from elsewhere: replay feeds them from the video on demand, the live
 service waits for the camera thread. `frames_until(camera, t_ns)` is that hook.
@@ -175,10 +176,15 @@ class PlateFinder:
         for name in names:
             cam = self.cameras[name]
             t = trigger_ns(vehicle, cam)
-            frames = self._window(name, cam, t)
+            frames, rest = self._window(name, cam, t)
             if frames and nearest is None:
                 nearest = (name, frames[0], t)
+            before = len(reads)
             frames_read += self._read_frames(name, frames, reads)
+            if len(reads) == before:
+                # none of the spread frames showed a plate: at a low frame rate a fast vehicle's
+                # plate is readable on two or three frames, which the spread can step over
+                frames_read += self._read_frames(name, rest, reads)
         found = self._decide(reads, nearest, frames_read)
         self._count(found, nearest is not None)
         log.debug(
@@ -190,13 +196,19 @@ class PlateFinder:
         )
         return found
 
-    def _window(self, name: str, cam: Camera, t: int) -> list[Frame]:
-        """The frames to read for trigger time t, closest first (after making them available)."""
+    def _window(self, name: str, cam: Camera, t: int) -> tuple[list[Frame], list[Frame]]:
+        """The frames to read for trigger time t (`pick_frames`), and the window's other frames,
+        closest first (after making them available)."""
         half = round(cam.plate_window_s * NS_PER_S)
         if self.frames_until is not None:
             self.frames_until(name, t + half)
         frames = self.rings[name].around(t, cam.plate_window_s, cam.plate_window_s)
-        return pick_frames(frames, t, cam.plate_frames)
+        picked = pick_frames(frames, t, cam.plate_frames)
+        chosen = {id(f) for f in picked}
+        rest = sorted(
+            (f for f in frames if id(f) not in chosen), key=lambda f: (abs(f.t_ns - t), f.t_ns)
+        )
+        return picked, rest
 
     def _read_frames(
         self, name: str, frames: list[Frame], reads: list[tuple[str, Frame, PlateRead]]
