@@ -39,7 +39,6 @@ def classify_color(plate: npt.NDArray[np.uint8]) -> str | None:
 # plates, black ones on yellow, green and white plates; the colour a camera shows can be far
 # off (a colour cast turns a blue plate olive, glare turns it cyan or white, dusk turns it
 # black), and a record that calls a blue car plate green or black is wrong in court.
-LIGHT_TEXT = ("blue", "black")
 BLUE_HUES = (85, 135)  # wider than HUES' blue: a glaring blue plate shades into cyan
 BLUE_TINT = 25  # saturation of a faintly blue pixel (a washed-out blue plate)
 BLUE_SHARE = 0.2  # share of the background that tinted blue makes a blue plate
