@@ -12,7 +12,6 @@ read wrong, unread, and read right in their colour; of the covered plates: recor
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import subprocess
 import sys
@@ -22,13 +21,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from edge.bench.scenario import Scenario
+from edge.records.keys import b64url_decode
+
 MATCH_NS = 500_000_000
 
 
 def payload(jws: str) -> dict[str, Any]:
     """The JSON payload of a JWS compact string (not verified: `edge verify` does that)."""
-    part = jws.split(".")[1]
-    data: dict[str, Any] = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    data: dict[str, Any] = json.loads(b64url_decode(jws.split(".")[1]))
     return data
 
 
@@ -38,13 +39,7 @@ def unix_ns(iso: str) -> int:
 
 def score(scenario: Path, out: Path) -> dict[str, Any]:
     """Plate counts of the replay's vehicle records against the scenario's truth."""
-    t0 = int(
-        next(
-            line.split(":")[1]
-            for line in (scenario / "scenario.yaml").open()
-            if line.startswith("t0_unix_ns")
-        )
-    )
+    t0 = Scenario(scenario).t0_unix_ns
     truths = [json.loads(line) for line in (scenario / "truth.jsonl").open(encoding="utf-8")]
     truths = [t for t in truths if t["kind"] == "vehicle"]
     lines = (out / "records.jws").read_text().split()
