@@ -35,7 +35,7 @@ from edge.vision.plates.exposure import FLAT_RANGE, MAX_GAIN, levelled, levels
 from edge.vision.plates.formats import load_regions, region
 from edge.vision.plates.reader import band_quad, blank_emblems, issued_in
 from edge.vision.plates.recognise import Recogniser
-from edge.vision.plates.slant import lean, upright
+from edge.vision.plates.slant import edge_slant, lean, upright
 from models.plate_rec.data import first_characters, is_holdout, swap_province
 from tests.conftest import SHARED
 
@@ -927,6 +927,21 @@ def test_a_plate_seen_from_beside_the_lane_is_read_with_its_characters_upright(
     slope = np.float32([[1, 0, 0], [0.35, 1, -0.35 * w / 2]])
     side = cv2.warpAffine(photo, slope, (w, h), borderMode=cv2.BORDER_REPLICATE)
     assert [r.text for r in reader.read(side)] == ["皖A0N718"]
+
+
+def test_a_steep_lean_is_read_from_the_characters_edges_where_the_column_profile_finds_none(
+    reader: PlateReader,
+) -> None:
+    # an official CCPD "tilt" sample (the authors drew its outline on it): the plate is seen
+    # from low and beside it, its blurred characters lean 29 degrees, the column profile found
+    # no lean, and the line read nothing upright or not
+    photo = imread(SCENES / "unlabeled" / "tilt" / "tilt0.jpg")
+    assert [r.text for r in reader.read(photo)] == ["皖AW391L"]
+    plate = cv2.resize(render_plate("皖A12345", "blue"), (150, 48), interpolation=cv2.INTER_AREA)
+    shift = np.float32([[1, 0.45, 20 - 0.45 * 24], [0, 1, 0]])
+    leaning = cv2.warpAffine(plate, shift, (190, 48), borderMode=cv2.BORDER_REPLICATE)
+    assert edge_slant(leaning) == pytest.approx(-0.45)
+    assert edge_slant(plate) == 0.0
 
 
 def test_a_text_block_shaped_like_a_two_row_plate_is_also_read_as_two_rows() -> None:
