@@ -28,6 +28,11 @@ STRONG_PERCENTILE = 70.0
 # upright plate's diagonal strokes (Z, A) and its holder's slanted ends make a smaller second
 # peak (EasyPR 苏A85Z95 at 1080p: 0.25, read 苏A85295)
 UPRIGHT_MARGIN = 1.6
+# of the strong edges' weight, the least share that must be nearly vertical for edge_slant to
+# judge a lean at all: a horizontal smear (motion blur) wipes the verticals out, and the curves
+# left (33333) pile up at the steepest slants (EasyPR 辽C33333 smeared 5 px: 0.05 near vertical,
+# a false 0.55; the blurred CCPD "tilt" sample: 0.11; sharp plates: 0.2-0.55)
+VERTICAL_SHARE = 0.08
 # a steep lean of blurred characters that the column profile misses (it found none on a CCPD
 # "tilt" sample that reads 皖AW391L set upright by 0.55; only the unsheared profile escapes the
 # interpolation's smoothing, so the profile leans to 0): edge_slant's, from this lean on
@@ -68,11 +73,12 @@ def edge_slant(line: Image) -> float:
     strong = (strength > np.percentile(strength, STRONG_PERCENTILE)) & (np.abs(gx) > 1e-3)
     slant = gy[strong] / gx[strong]
     near_vertical = np.abs(slant) <= MAX_SHEAR + STEP / 2
+    weight = strength[strong]
+    if weight[near_vertical].sum() < VERTICAL_SHARE * weight.sum():
+        return 0.0
     steps = round(MAX_SHEAR / STEP)
     edges = (np.arange(-steps, steps + 2) - 0.5) * STEP  # bins centred on each step
-    votes, _ = np.histogram(
-        slant[near_vertical], bins=edges, weights=strength[strong][near_vertical]
-    )
+    votes, _ = np.histogram(slant[near_vertical], bins=edges, weights=weight[near_vertical])
     votes = np.convolve(votes, [1.0, 2.0, 1.0], mode="same")  # a slant between two steps
     peak = int(np.argmax(votes))
     if votes[peak] < UPRIGHT_MARGIN * votes[steps]:
