@@ -117,6 +117,10 @@ def join_rows(plate: Image) -> Image:
     return np.asarray(cv2.hconcat(scaled), dtype=np.uint8)
 
 
+# a retry pass enlarges the image at most this many times: a small image (a plate crop the
+# whole-plate read did not take) is already enlarged by the first pass, and a 94 x 24 CCPD crop
+# searched again at 960 and 1280 px read nothing more, for 250 ms
+MAX_RETRY_SCALE = 5.0
 REFINE_BELOW = 16  # px at the detector's scale: a shorter candidate's outline is rough
 REFINE_HEIGHT = 32  # px: it is detected again in a window enlarged to make it this tall
 REFINE_MAX = 3  # windows per frame, best candidates first
@@ -244,9 +248,10 @@ class PlateReader:
         An image small and shaped like a plate is first read whole, as a plate crop (a crop
         cut by another system, or a still of one plate). A frame without a plate at the
         detector's input size is searched again at each of `retry_sizes` in turn until one
-        gives a plate: the smaller pass costs less, the larger finds smaller plates. Small
-        candidates that gave no plate, and small plate-coloured patches that gave no
-        candidate, are looked at again, enlarged (`_refine`). In a colourless frame (an
+        gives a plate, up to MAX_RETRY_SCALE times the image's size: the smaller pass costs
+        less, the larger finds smaller plates. Small candidates that gave no plate, and small
+        plate-coloured patches that gave no candidate, are looked at again, enlarged
+        (`_refine`). In a colourless frame (an
         infrared camera at night) plate colours are unknown: no reading is held to them. A
         flat frame (fog, dusk) is read levelled (`levelled`).
         """
@@ -274,6 +279,8 @@ class PlateReader:
                 break
             if retry <= size:
                 continue
+            if retry > MAX_RETRY_SCALE * max(image.shape[:2]):
+                break
             candidates = self._layouts(image, self.detector.detect(image, retry), limit, colour)
             t0 = time.perf_counter()
             reads = self.read_candidates(image, candidates, colour)
