@@ -951,6 +951,9 @@ def test_a_steep_lean_is_read_from_the_characters_edges_where_the_column_profile
     leaning = cv2.warpAffine(plate, shift, (190, 48), borderMode=cv2.BORDER_REPLICATE)
     assert edge_slant(leaning) == pytest.approx(-0.45)
     assert edge_slant(plate) == 0.0
+    blank = np.full((48, 150, 3), 90, np.uint8)  # no edges: no lean, and none made up
+    assert lean(blank) == edge_slant(blank) == 0.0
+    assert upright(blank) is blank
 
 
 def test_a_text_block_shaped_like_a_two_row_plate_is_also_read_as_two_rows() -> None:

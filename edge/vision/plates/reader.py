@@ -251,9 +251,9 @@ class PlateReader:
         gives a plate, up to MAX_RETRY_SCALE times the image's size: the smaller pass costs
         less, the larger finds smaller plates. Small candidates that gave no plate, and small
         plate-coloured patches that gave no candidate, are looked at again, enlarged
-        (`_refine`). In a colourless frame (an
-        infrared camera at night) plate colours are unknown: no reading is held to them. A
-        flat frame (fog, dusk) is read levelled (`levelled`).
+        (`_refine`). In a colourless frame (an infrared camera at night) plate colours are
+        unknown: no reading is held to them. A flat frame (fog, dusk) is read levelled
+        (`levelled`).
         """
         spent = 0.0
         colour = not colourless(image)

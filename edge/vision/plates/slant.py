@@ -15,12 +15,13 @@ import numpy.typing as npt
 
 Image = npt.NDArray[np.uint8]
 
-SHEARS = np.round(np.arange(-0.6, 0.61, 0.05), 2)  # horizontal shift per row, as a share of 1
+MAX_SHEAR = 0.6  # the steepest lean sought (31 degrees)
+STEP = 0.05  # leans are measured in these steps
+# horizontal shift per row, as a share of 1
+SHEARS = np.round(np.arange(-MAX_SHEAR, MAX_SHEAR + STEP / 2, STEP), 2)
 # a lean under about 11 degrees is left as it is: the recognisers read it, and a plate's few
 # edges can fake a small one (US 6TIX874 lost its 6 to a lean of 0.1, UH1F0F its U to 0.15)
 MIN_SHEAR = 0.2
-MAX_SHEAR = 0.6  # the steepest lean sought by edge_slant (31 degrees)
-STEP = 0.05  # edge_slant measures the lean in these steps
 # edges stronger than this share of the line's pixels are the characters' strokes, not the
 # plate's texture, noise or JPEG blocks
 STRONG_PERCENTILE = 70.0
@@ -47,7 +48,7 @@ def lean(line: Image) -> float:
     edges = np.abs(cv2.Sobel(grey.astype(np.float32), cv2.CV_32F, 1, 0, ksize=3))
     h, w = edges.shape
     best, best_score = 0.0, -1.0
-    for s in SHEARS:
+    for s in sorted(SHEARS, key=abs):  # a tie (a blank line) goes to the smaller lean
         shift = np.array([[1, s, -s * h / 2], [0, 1, 0]], np.float32)
         profile = cv2.warpAffine(edges, shift, (w, h)).sum(axis=0)
         score = float(np.dot(profile, profile))
@@ -58,7 +59,8 @@ def lean(line: Image) -> float:
 
 def edge_slant(line: Image) -> float:
     """The lean as the most common slant of the line's strong, nearly vertical edges, weighted
-    by their strength, where it clearly outvotes the upright (UPRIGHT_MARGIN); else 0.
+    by their strength, where it clearly outvotes the upright (UPRIGHT_MARGIN); 0 where it
+    does not, or where too few strong edges are nearly vertical to tell (VERTICAL_SHARE).
 
     An edge along x = x0 + k * y has its gradient along (1, -k), and the shear that undoes it is
     -k = gy / gx. Horizontal edges (the plate's rim, the bars of E and T) slant far more than
@@ -74,7 +76,7 @@ def edge_slant(line: Image) -> float:
     slant = gy[strong] / gx[strong]
     near_vertical = np.abs(slant) <= MAX_SHEAR + STEP / 2
     weight = strength[strong]
-    if weight[near_vertical].sum() < VERTICAL_SHARE * weight.sum():
+    if weight[near_vertical].sum() <= VERTICAL_SHARE * weight.sum():  # none at all: flat
         return 0.0
     steps = round(MAX_SHEAR / STEP)
     edges = (np.arange(-steps, steps + 2) - 0.5) * STEP  # bins centred on each step
