@@ -662,8 +662,9 @@ def test_a_small_plate_whose_outline_cut_off_its_province_is_read_from_a_closer_
         np.array([[832, 500], [902, 500], [902, 532], [832, 532]], np.float32), 0.9, False
     )
     assert reader.read_candidates(frame, [cut]) == []
-    reads, _ = reader._refine(frame, [cut], [], 640, colour=True)
+    reads, _, looked = reader._refine(frame, [cut], [], 640, colour=True)
     assert [r.text for r in reads] == ["皖A12345"]
+    assert looked >= 1  # the closer look's candidates count among those recognised
     # a candidate large enough at the detector's scale keeps its outline: no second look
     assert reader._refine(frame, [cut], [], 1920, colour=True)[0] == []
 
@@ -678,7 +679,7 @@ def test_a_closer_look_that_reads_more_of_the_plate_replaces_the_rough_reading()
     )
     rough = us.read_candidates(frame, [cut])
     assert [r.text for r in rough] == ["AWV401"]
-    reads, _ = us._refine(frame, [cut], rough, 640, colour=True)
+    reads, _, _ = us._refine(frame, [cut], rough, 640, colour=True)
     assert [r.text for r in reads] == ["7AWV401"]
 
 

@@ -184,12 +184,14 @@ class Window:
 
 @dataclass(frozen=True)
 class FrameReading:
-    """One frame's plates, the candidates the last detection pass gave, and the seconds spent
-    recognising (the rest of a frame's time is detection)."""
+    """One frame's plates, the candidates the last detection pass gave, the seconds spent
+    recognising (the rest of a frame's time is detection) and how many candidates they read,
+    over every pass and closer look."""
 
     candidates: list[Candidate]
     reads: list[PlateRead]
     recognise_s: float
+    recognised: int
 
 
 class PlateReader:
@@ -265,15 +267,17 @@ class PlateReader:
             reads = self._accept(image, [whole], [crop], not whole.two_row, colour)
             spent = time.perf_counter() - t0
             if reads:
-                return FrameReading([whole], reads, spent)
+                return FrameReading([whole], reads, spent, 1)
         limit = self.config.max_candidates
         size = self.config.detector.input_size
+        recognised = 0 if whole is None else 1
         candidates = self._layouts(image, self.detector.detect(image), limit, colour)
         t0 = time.perf_counter()
         reads = self.read_candidates(image, candidates, colour)
         spent += time.perf_counter() - t0
+        recognised += len(candidates)
         if not isinstance(self.detector, PpocrDetector):
-            return FrameReading(candidates, reads, spent)
+            return FrameReading(candidates, reads, spent, recognised)
         for retry in self.config.detector.retry_sizes:
             if reads:
                 break
@@ -285,9 +289,10 @@ class PlateReader:
             t0 = time.perf_counter()
             reads = self.read_candidates(image, candidates, colour)
             spent += time.perf_counter() - t0
+            recognised += len(candidates)
             size = retry
-        reads, reading = self._refine(image, candidates, reads, size, colour)
-        return FrameReading(candidates, reads, spent + reading)
+        reads, reading, closer = self._refine(image, candidates, reads, size, colour)
+        return FrameReading(candidates, reads, spent + reading, recognised + closer)
 
     def _refine(
         self,
@@ -296,9 +301,10 @@ class PlateReader:
         reads: list[PlateRead],
         size: int,
         colour: bool,
-    ) -> tuple[list[PlateRead], float]:
+    ) -> tuple[list[PlateRead], float, int]:
         """`reads` with what small candidates and small coloured patches show when each is
-        detected again, enlarged, in a window around it, and the seconds spent reading them.
+        detected again, enlarged, in a window around it, the seconds spent reading them and
+        how many candidates that was.
 
         A plate a dozen pixels tall at the detector's `size` gets a rough outline that often
         cuts off its first characters; seen again enlarged, the outline fits the plate (at
@@ -318,14 +324,16 @@ class PlateReader:
         windows = windows[:REFINE_MAX] + self._patches(image, candidates, reads, size)
         kept = list(reads)
         reading = 0.0
+        recognised = 0
         for window in windows:
-            found, spent = self._look_closer(image, window, colour)
+            found, spent, n = self._look_closer(image, window, colour)
             reading += spent
+            recognised += n
             for read in found:
                 same = [k for k in kept if box_overlap(read.box, k.box) >= OVERLAP]
                 if all(k.text in read.text and k.text != read.text for k in same):
                     kept = [k for k in kept if k not in same] + [read]
-        return sorted(kept, key=lambda r: -r.confidence), reading
+        return sorted(kept, key=lambda r: -r.confidence), reading, recognised
 
     def _patches(
         self, image: Image, candidates: list[Candidate], reads: list[PlateRead], size: int
@@ -344,9 +352,9 @@ class PlateReader:
 
     def _look_closer(
         self, image: Image, window: Window, colour: bool
-    ) -> tuple[list[PlateRead], float]:
+    ) -> tuple[list[PlateRead], float, int]:
         """Plates detected in the window, enlarged so that its plate is REFINE_HEIGHT px tall,
-        and the seconds spent reading them."""
+        the seconds spent reading them and how many candidates that was."""
         det = self.detector
         assert isinstance(det, PpocrDetector)
         h_img, w_img = image.shape[:2]
@@ -356,7 +364,7 @@ class PlateReader:
         x2, y2 = min(w_img, box[2] + mx), min(h_img, box[3] + my)
         part = image[y1:y2, x1:x2]
         if min(part.shape[:2]) < 8:
-            return [], 0.0  # an outline (almost) outside the frame
+            return [], 0.0, 0  # an outline (almost) outside the frame
         enlarged = max(part.shape[:2]) * REFINE_HEIGHT / max(h, 1.0)
         local = int(np.clip(enlarged, 160, det.config.input_size))
         inner = self._layouts(part, det.detect(part, local), 2, colour)
@@ -364,7 +372,7 @@ class PlateReader:
         shifted = [replace(c, quad=c.quad + shift) for c in inner]
         t0 = time.perf_counter()
         found = self.read_candidates(image, shifted, colour)
-        return found, time.perf_counter() - t0
+        return found, time.perf_counter() - t0, len(shifted)
 
     def _layouts(
         self, image: Image, candidates: list[Candidate], limit: int, colour: bool
