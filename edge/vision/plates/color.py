@@ -19,20 +19,25 @@ def classify_color(plate: npt.NDArray[np.uint8]) -> str | None:
     """blue, yellow, green, white or black; None when no colour dominates (e.g. at night)."""
     if plate.size == 0:
         return None
-    hsv = cv2.cvtColor(plate, cv2.COLOR_BGR2HSV).reshape(-1, 3).astype(np.int32)
-    h, s, v = hsv[:, 0], hsv[:, 1], hsv[:, 2]
-    chroma = (s >= MIN_SATURATION) & (v >= MIN_VALUE)
+    hsv = cv2.cvtColor(plate, cv2.COLOR_BGR2HSV)
     shares = {
-        name: float(np.mean(chroma & (h >= lo) & (h <= hi))) for name, (lo, hi) in HUES.items()
+        name: _share(hsv, (lo, MIN_SATURATION, MIN_VALUE), (hi, 255, 255))
+        for name, (lo, hi) in HUES.items()
     }
     name, share = max(shares.items(), key=lambda kv: kv[1])
     if share >= 0.2:
         return name
-    if float(np.mean((s < 50) & (v > 150))) >= 0.4:
+    if _share(hsv, (0, 0, 151), (255, 49, 255)) >= 0.4:  # unsaturated (< 50) and bright (> 150)
         return "white"
-    if float(np.mean(v < 70)) >= 0.4:
+    if _share(hsv, (0, 0, 0), (255, 255, 69)) >= 0.4:  # dark (< 70)
         return "black"
     return None
+
+
+def _share(hsv: MatLike, low: tuple[int, int, int], high: tuple[int, int, int]) -> float:
+    """The share of pixels within low..high (inclusive) in every HSV channel."""
+    inside = cv2.inRange(hsv, low, high)
+    return cv2.countNonZero(inside) / max(1, inside.size)
 
 
 # Reporting a plate's colour (`plate_colour`). GA 36 prints white characters on blue and black
@@ -141,8 +146,7 @@ def colourless(image: npt.NDArray[np.uint8]) -> bool:
         return True
     small = cv2.resize(image, COLOURLESS_SAMPLE, interpolation=cv2.INTER_NEAREST)
     hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
-    chroma = (hsv[:, :, 1] >= COLOURLESS_SATURATION) & (hsv[:, :, 2] >= MIN_VALUE)
-    return float(np.mean(chroma)) < COLOURLESS_SHARE
+    return _share(hsv, (0, COLOURLESS_SATURATION, MIN_VALUE), (255, 255, 255)) < COLOURLESS_SHARE
 
 
 PATCH_SATURATION = 90  # a plate background is strongly coloured; car paint in shade is not

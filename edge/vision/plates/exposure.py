@@ -19,8 +19,23 @@ def levels(image: Image) -> tuple[float, float]:
     """The frame's darkest and brightest grey levels (LEVELS_PERCENTILES of a sample)."""
     small = cv2.resize(image, LEVELS_SAMPLE, interpolation=cv2.INTER_NEAREST)
     grey = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-    lo, hi = np.percentile(grey, LEVELS_PERCENTILES)
-    return float(lo), float(hi)
+    lo, hi = grey_percentiles(np.asarray(grey, np.uint8), LEVELS_PERCENTILES)
+    return lo, hi
+
+
+def grey_percentiles(grey: Image, percents: tuple[float, ...]) -> tuple[float, ...]:
+    """np.percentile's default (linear) percentiles of 8-bit levels, read off their histogram:
+    a tenth of its time on a sample, which every frame and every plate crop pays."""
+    cumulative = np.cumsum(np.bincount(grey.ravel(), minlength=256))
+    last = int(cumulative[-1]) - 1
+    out: list[float] = []
+    for q in percents:
+        at = q / 100 * last
+        below = int(np.floor(at))
+        # the level of the k-th smallest value is the first level whose count exceeds k
+        a, b = np.searchsorted(cumulative, [below, min(below + 1, last)], side="right")
+        out.append(float(a + (b - a) * (at - below)))
+    return tuple(out)
 
 
 def extremes(image: Image) -> tuple[float, float]:
