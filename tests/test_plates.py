@@ -31,7 +31,13 @@ from edge.vision.plates.detect import (
     quad_size,
     tiles,
 )
-from edge.vision.plates.exposure import FLAT_RANGE, MAX_GAIN, levelled, levels
+from edge.vision.plates.exposure import (
+    FLAT_RANGE,
+    MAX_GAIN,
+    grey_percentiles,
+    levelled,
+    levels,
+)
 from edge.vision.plates.formats import load_regions, region
 from edge.vision.plates.reader import band_quad, blank_emblems, issued_in
 from edge.vision.plates.recognise import Recogniser
@@ -1256,6 +1262,18 @@ def test_only_a_flat_frame_is_levelled_and_a_blank_one_not_into_noise() -> None:
     lo, hi = levels(blank.astype(np.uint8))
     lo2, hi2 = levels(levelled(blank.astype(np.uint8)))
     assert hi2 - lo2 <= MAX_GAIN * (hi - lo) + 1
+
+
+def test_grey_levels_read_off_the_histogram_are_numpys_percentiles() -> None:
+    rng = np.random.default_rng(2)
+    for size in (1, 2, 7, 14400):
+        for grey in (
+            rng.integers(0, 256, size).astype(np.uint8),
+            np.clip(rng.normal(60, 4, size), 0, 255).astype(np.uint8),  # a narrow dark band
+        ):
+            want = np.percentile(grey, (0.0, 1.0, 37.5, 99.0, 100.0))
+            got = grey_percentiles(grey, (0.0, 1.0, 37.5, 99.0, 100.0))
+            assert np.allclose(got, want, rtol=0, atol=1e-9), (size, got, want)
 
 
 def test_a_small_bright_plate_in_a_dark_frame_is_not_levelled_white() -> None:
