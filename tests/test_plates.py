@@ -508,6 +508,29 @@ def test_a_frame_without_a_plate_is_searched_at_each_retry_size_in_turn(
     assert sizes == [0, 960, 1280]
 
 
+def test_a_frames_reading_counts_every_candidate_read_over_its_passes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reader = PlateReader(PlatesConfig())
+    counted: list[int] = []
+    read = reader.read_candidates
+
+    def spy(
+        image: np.ndarray, candidates: list[Candidate], colour: bool | None = None
+    ) -> list[PlateRead]:
+        counted.append(len(candidates))
+        return read(image, candidates, colour)
+
+    monkeypatch.setattr(reader, "read_candidates", spy)
+    road = np.full((1080, 1920, 3), 90, np.uint8)
+    # painted text and no plate: every pass reads the text again
+    cv2.putText(road, "SLOW DOWN 40", (600, 300), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (255,) * 3, 4)
+    frame = reader.read_frame(road)
+    assert frame.reads == [] and len(counted) >= 3
+    # ms per plate divides the reading time by this: all passes' candidates, not the last's
+    assert frame.recognised == sum(counted) > len(frame.candidates)
+
+
 def test_a_small_blue_plate_beside_a_read_one_is_found_by_its_colour() -> None:
     # a 1632 px photo: the near plate is read at 640 px, so there is no second pass, and the
     # far one, 18 px tall, leaves no trace in the detector's input
