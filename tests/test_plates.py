@@ -34,6 +34,7 @@ from edge.vision.plates.detect import (
 from edge.vision.plates.exposure import (
     FLAT_RANGE,
     MAX_GAIN,
+    dehazed,
     grey_percentiles,
     levelled,
     levels,
@@ -1271,6 +1272,34 @@ def test_a_plate_in_fog_is_read_from_the_frame_levelled(reader: PlateReader) -> 
     small = cv2.resize(scene, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)
     reads = reader.read(fogged(small))
     assert [(r.text, r.color) for r in reads] == [("皖A999J3", "blue")]
+
+
+def hazy(image: np.ndarray) -> np.ndarray:
+    """Haze thickening with distance (up the picture): 75 % of a light grey at the top, 35 %
+    at the bottom, as benchmarks/plates_weather.py makes it."""
+    share = np.linspace(0.75, 0.35, image.shape[0], dtype=np.float32)[:, None, None]
+    return np.clip(image * (1 - share) + 200 * share, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.skipif(not (PLATES / "easypr").is_dir(), reason="EasyPR scenes not in ../shared")
+def test_a_plate_in_haze_is_found_once_the_veil_is_taken_off(reader: PlateReader) -> None:
+    # the near road keeps its contrast, so the frame is not flat enough to be levelled, and the
+    # detector misses the veiled plate
+    scene = hazy(imread(PLATES / "easypr" / "images" / "川A572F4.jpg"))
+    assert [r.text for r in reader.read(scene)] == ["川A572F4"]
+    veiled = PlateReader(PlatesConfig.model_validate({"detector": {"dehaze": False}}))
+    assert veiled.read(scene) == []
+
+
+def test_only_a_hazy_picture_is_dehazed() -> None:
+    scene = imread(sorted((SCENES / "images").glob("*.jpg"))[0])
+    assert dehazed(scene) is scene  # a clear photo is detected as it is
+    veiled = hazy(scene)
+    grey = cv2.cvtColor(dehazed(veiled), cv2.COLOR_BGR2GRAY).astype(np.float32)
+    before = cv2.cvtColor(veiled, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    assert grey.std() > 1.5 * before.std()
+    wall = np.full((360, 640, 3), 200, np.uint8)  # all veil and no detail: nothing to amplify
+    assert np.abs(dehazed(wall).astype(int) - 200).max() <= 1
 
 
 def test_only_a_flat_frame_is_levelled_and_a_blank_one_not_into_noise() -> None:

@@ -41,6 +41,11 @@ class DetectorConfig(ConfigModel):
     )
     nms_iou: float = Field(0.5, gt=0.0, le=1.0, description="IoU above which boxes are merged")
     min_height: int = Field(8, ge=4, le=200, description="smallest plate/text height read, px")
+    dehaze: bool = Field(
+        True,
+        description="ppocr-det: take the veil of haze or smog off a hazy picture before "
+        "detecting text in it (a clear one is detected as it is)",
+    )
 
     @field_validator("retry_sizes")
     @classmethod

@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from edge.errors import ModelError
 from edge.vision.plates.config import DetectorConfig
+from edge.vision.plates.exposure import dehazed
 from edge.vision.plates.recognise import rapidocr_model
 from edge.vision.plates.runtime import open_session
 
@@ -133,6 +134,8 @@ class PpocrDetector:
         h, w = image.shape[:2]
         nh, nw = (max(32, round(h * scale / 32) * 32), max(32, round(w * scale / 32) * 32))
         resized = cv2.resize(image, (nw, nh))
+        if self.config.dehaze:
+            resized = dehazed(np.asarray(resized, np.uint8))
         x = (resized.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]
         prob = np.asarray(self.session.run(None, {self.input_name: x})[0])[0, 0]
         return self._lines(prob, (w / nw, h / nh))

@@ -1,6 +1,8 @@
-"""A flat frame (fog, haze, dusk, an underexposed camera) levelled before it is read."""
+"""Pictures made readable before detection: a flat one levelled, a hazy one cleared."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import cv2
 import numpy as np
@@ -72,3 +74,52 @@ def levelled(image: Image) -> Image:
     mid = (lo + hi) / 2
     lut = np.clip((np.arange(256, dtype=np.float32) - mid) * gain + 127.5, 0, 255)
     return np.asarray(cv2.LUT(image, lut.astype(np.uint8)), dtype=np.uint8)
+
+
+HAZE_WORK = 320  # px: longest side of the sample the haze is judged on
+HAZE_PATCH = 7  # px at HAZE_WORK: the window each pixel's darkest neighbour is sought in
+HAZE_GATE = 64  # grey level the darkest 5 % of windows reach in a hazy picture (0.25 of white)
+HAZE_OMEGA = 0.95  # share of the veil taken away (a trace is left, as the eye expects)
+HAZE_MIN_T = 0.25  # the thickest veil undone: dividing by less amplifies noise
+
+
+def dehazed(image: Image) -> Image:
+    """The picture with its veil of haze or smog taken away, if it is hazy; otherwise itself.
+
+    Haze adds a veil of the sky's light that thickens with distance: a far plate loses its
+    contrast while the near road keeps it, so the frame as a whole is not flat enough to be
+    `levelled`, and the text detector misses the plate. In a clear picture almost every window
+    has a pixel dark in some channel (a shadow, a tyre, a saturated colour: He, Sun and Tang's
+    dark channel prior); haze lifts even those. A picture whose darkest 5 % of windows are
+    still HAZE_GATE light is hazy: the veil's colour A is that of its most veiled windows,
+    its thickness t comes from each window's darkest channel relative to A, and the picture is
+    (I - A) / t + A. Made for the detector's input (640 px): judging takes about 1 ms,
+    clearing 9 ms. Every clear labelled photo reads as before (benchmarks/README.md).
+    """
+    if image.ndim < 3 or image.shape[2] != 3:
+        return image
+    h, w = image.shape[:2]
+    s = min(1.0, HAZE_WORK / max(h, w))
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    small = image if s == 1.0 else cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    window = np.ones((HAZE_PATCH, HAZE_PATCH), np.uint8)
+    dark = np.asarray(cv2.erode(_darkest_channel(small), window), np.uint8)
+    if grey_percentiles(dark, (5.0,))[0] < HAZE_GATE:
+        return image
+    n = max(1, dark.size // 1000)
+    veiled = np.argpartition(dark.ravel(), -n)[-n:]
+    veil = np.maximum(small.reshape(-1, 3)[veiled].astype(np.float32).mean(axis=0), 1.0)
+    ratio = _darkest_channel(small.astype(np.float32) / veil)
+    t = 1 - HAZE_OMEGA * np.asarray(cv2.erode(ratio, window), np.float32)
+    t = np.asarray(cv2.blur(t, (2 * HAZE_PATCH + 1, 2 * HAZE_PATCH + 1)))  # no halo at edges
+    if s != 1.0:
+        t = np.asarray(cv2.resize(t, (w, h), interpolation=cv2.INTER_LINEAR))
+    thickness = np.maximum(t, HAZE_MIN_T)[:, :, None]
+    clear = (image.astype(np.float32) - veil) / thickness + veil
+    return np.asarray(np.clip(clear, 0, 255), np.uint8)
+
+
+def _darkest_channel(image: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Each pixel's darkest channel (cv2: numpy's min over the last axis is 20 times slower)."""
+    b, g, r = cv2.split(image)
+    return np.asarray(cv2.min(cv2.min(b, g), r))
