@@ -255,7 +255,7 @@ class PlateReader:
         plate-coloured patches that gave no candidate, are looked at again, enlarged
         (`_refine`). In a colourless frame (an infrared camera at night) plate colours are
         unknown: no reading is held to them. A flat frame (fog, dusk) is read levelled
-        (`levelled`).
+        (`levelled`); the detector takes the veil off a hazy one (`detector.dehaze`).
         """
         spent = 0.0
         colour = not colourless(image)
