@@ -19,7 +19,13 @@ from edge.cli import plates as plates_cli
 from edge.errors import ConfigError, ModelError
 from edge.sim.plates import render_plate
 from edge.vision.plates import PlateRead, PlateReader, PlatesConfig, recognise, vote
-from edge.vision.plates.color import classify_color, colour_patches, colourless, plate_colour
+from edge.vision.plates.color import (
+    classify_color,
+    colour_patches,
+    colourless,
+    crop_colour,
+    plate_colour,
+)
 from edge.vision.plates.config import RecogniserConfig
 from edge.vision.plates.decode import Decoded, PlateDecoder, _informative, fuse, settle
 from edge.vision.plates.detect import (
@@ -767,6 +773,22 @@ def test_a_crop_the_plate_model_is_sure_of_is_not_read_again(
     assert calls == []
     slow = PlateReader(PlatesConfig(crop_trust=1.0)).read_crop(crop)
     assert slow is not None and slow.text == "皖HLE188"
+
+
+def test_a_blue_crop_in_a_teal_cast_is_not_held_to_green(
+    reader: PlateReader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a held-out CCPD camera's teal cast: the camera's colour is green, which no 7-character
+    # plate is issued in, but its characters are lighter than the plate: a blue plate, read by
+    # the plate model alone; a real green (new-energy) plate has dark characters and stays green
+    crop = imread(CROPS / "images" / "皖CQ8788.jpg")
+    assert classify_color(crop) == "green" and crop_colour(crop) is None
+    calls = pp_ocr_reads(reader, monkeypatch)
+    got = reader.read_crop(crop)
+    assert got is not None and (got.text, got.color) == ("皖CQ8788", "blue")
+    assert calls == []
+    green = cv2.resize(render_plate("皖AD12345", "green"), (120, 35), interpolation=cv2.INTER_AREA)
+    assert crop_colour(green) == "green"
 
 
 def test_a_province_the_plate_model_saw_only_rendered_is_read_by_the_whole_chain(

@@ -10,7 +10,13 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edge.vision.plates.color import classify_color, colour_patches, colourless, plate_colour
+from edge.vision.plates.color import (
+    classify_color,
+    colour_patches,
+    colourless,
+    crop_colour,
+    plate_colour,
+)
 from edge.vision.plates.config import PlatesConfig
 from edge.vision.plates.decode import Decoded, PlateDecoder, fuse, settle
 from edge.vision.plates.detect import (
@@ -559,12 +565,12 @@ class PlateReader:
         alone.
 
         Its reading is final where every character reaches `crop_trust`, the plate's colour
-        fits its format, and the model learnt its province from real plates
-        (`learnt_firsts`): a crop then takes about 1 ms instead of PP-OCR's 9. The plate
-        model is sure and wrong more often than PP-OCR, above all on provinces it saw only
-        rendered (苏J2K181 at 0.998 for 浙J2K181), so the crops it does not clear are read by
-        the whole chain. Scene candidates never take this path: there PP-OCR reading first
-        is what keeps painted text from being read as a plate.
+        (`crop_colour`: a colour cast is no colour) fits its format, and the model learnt its
+        province from real plates (`learnt_firsts`): a crop then takes about 1 ms instead of
+        PP-OCR's 9. The plate model is sure and wrong more often than PP-OCR, above all on
+        provinces it saw only rendered (苏J2K181 at 0.998 for 浙J2K181), so the crops it does
+        not clear are read by the whole chain. Scene candidates never take this path: there
+        PP-OCR reading first is what keeps painted text from being read as a plate.
         """
         if self._fast is None:
             return self._read(crops)
@@ -576,7 +582,7 @@ class PlateReader:
                 continue
             learnt = firsts is None or d.text[0] in firsts
             sure = min(d.char_conf) >= self.config.crop_trust
-            if learnt and sure and issued_in(d, self._color(crops[i], d)):
+            if learnt and sure and issued_in(d, _large_nev(crop_colour(crops[i]), d)):
                 out[i] = (d, False)
         rest = [i for i, f in enumerate(out) if f is None]
         for i, found in zip(rest, self._read([crops[i] for i in rest]), strict=True):
