@@ -778,15 +778,18 @@ def test_a_crop_the_plate_model_is_sure_of_is_not_read_again(
 def test_a_blue_crop_in_a_teal_cast_is_not_held_to_green(
     reader: PlateReader, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # a held-out CCPD camera's teal cast: the camera's colour is green, which no 7-character
-    # plate is issued in, but its characters are lighter than the plate: a blue plate, read by
-    # the plate model alone; a real green (new-energy) plate has dark characters and stays green
-    crop = imread(CROPS / "images" / "皖CQ8788.jpg")
-    assert classify_color(crop) == "green" and crop_colour(crop) is None
-    calls = pp_ocr_reads(reader, monkeypatch)
-    got = reader.read_crop(crop)
-    assert got is not None and (got.text, got.color) == ("皖CQ8788", "blue")
-    assert calls == []
+    # held-out crops of a CCPD camera with a teal cast: the camera's colour is green, which no
+    # 7-character plate is issued in, but the characters are lighter than the plate: blue
+    # plates, read by the plate model alone (as a crop, and as an image); a real green
+    # (new-energy) plate has dark characters and stays green
+    for name in ("皖CQ8788", "皖AS896V"):
+        crop = imread(CROPS / "images" / f"{name}.jpg")
+        assert classify_color(crop) == "green" and crop_colour(crop) is None
+        calls = pp_ocr_reads(reader, monkeypatch)
+        got = reader.read_crop(crop)
+        assert got is not None and (got.text, got.color) == (name, "blue")
+        assert [(r.text, r.color) for r in reader.read(crop)] == [(name, "blue")]
+        assert calls == []
     green = cv2.resize(render_plate("皖AD12345", "green"), (120, 35), interpolation=cv2.INTER_AREA)
     assert crop_colour(green) == "green"
 

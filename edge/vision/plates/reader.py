@@ -489,7 +489,7 @@ class PlateReader:
             # colour from the perspective-corrected crop: the upright box of a tilted plate
             # holds as much car as plate; none from a colourless frame, where a plate shines
             # white
-            seen = self._color(crop, decoded) if colour else None
+            seen = self._color(crop, decoded, whole) if colour else None
             # a plate model reads painted text as a plate, so its readings must have a
             # background their format is issued in; a generic recogniser reads painted text as
             # what it is, and on a tight text box a blue plate can look white: its own
@@ -565,7 +565,7 @@ class PlateReader:
         alone.
 
         Its reading is final where every character reaches `crop_trust`, the plate's colour
-        (`crop_colour`: a colour cast is no colour) fits its format, and the model learnt its
+        (`_color`: a colour cast is no colour) fits its format, and the model learnt its
         province from real plates (`learnt_firsts`): a crop then takes about 1 ms instead of
         PP-OCR's 9. The plate model is sure and wrong more often than PP-OCR, above all on
         provinces it saw only rendered (苏J2K181 at 0.998 for 浙J2K181), so the crops it does
@@ -582,7 +582,7 @@ class PlateReader:
                 continue
             learnt = firsts is None or d.text[0] in firsts
             sure = min(d.char_conf) >= self.config.crop_trust
-            if learnt and sure and issued_in(d, _large_nev(crop_colour(crops[i]), d)):
+            if learnt and sure and issued_in(d, self._color(crops[i], d, whole=True)):
                 out[i] = (d, False)
         rest = [i for i, f in enumerate(out) if f is None]
         for i, found in zip(rest, self._read([crops[i] for i in rest]), strict=True):
@@ -688,9 +688,10 @@ class PlateReader:
         return PlateRead(decoded.text, color, decoded.confidence, box, decoded.char_conf)
 
     @staticmethod
-    def _color(region: Image, decoded: Decoded) -> str | None:
-        """The colour the camera shows, as the format checks judge it (`issued_in`)."""
-        return _large_nev(classify_color(region), decoded)
+    def _color(region: Image, decoded: Decoded, whole: bool = False) -> str | None:
+        """The colour the camera shows, as the format checks judge it (`issued_in`); of a
+        tight crop read `whole`, a colour cast is no colour (`crop_colour`)."""
+        return _large_nev(crop_colour(region) if whole else classify_color(region), decoded)
 
     @staticmethod
     def _reported_color(region: Image, decoded: Decoded) -> str | None:
