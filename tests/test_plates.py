@@ -49,7 +49,8 @@ from edge.vision.plates.formats import load_regions, region
 from edge.vision.plates.reader import band_quad, blank_emblems, issued_in
 from edge.vision.plates.recognise import Recogniser
 from edge.vision.plates.slant import edge_slant, lean, upright
-from models.plate_rec.data import first_characters, is_holdout, swap_province
+from models.plate_rec.data import MAX_TILT, first_characters, is_holdout, swap_province, tilt
+from models.plate_rec.glyphs import UP, glyph_bank, repaint, split
 from tests.conftest import SHARED
 
 PLATES = SHARED / "data" / "plates"
@@ -86,6 +87,39 @@ def test_a_real_crop_gets_another_province_painted_in_and_keeps_the_rest() -> No
     left, right = slice(0, round(w * 67 / 440)), slice(round(w * 67 / 440), w)
     assert np.array_equal(painted[:, right], crop[:, right])  # the letters after it as they were
     assert np.abs(painted[:, left].astype(int) - crop[:, left]).mean() > 5
+
+
+def test_a_real_crop_gets_real_characters_of_other_crops_painted_into_its_tail() -> None:
+    crop = imread(CROPS / "images" / "皖HLE188.jpg")
+    parts = split(crop)
+    assert parts is not None and len(parts.boxes) == 5  # L E 1 8 8, left to right
+    assert parts.boxes[0][0] > crop.shape[1] * UP * 134 / 440 * 0.9  # right of the dot
+    others = [(imread(CROPS / "images" / f"{p}.jpg"), p) for p in ("皖AB146Y", "皖A77Z41")]
+    splits, glyphs = glyph_bank(others)
+    assert [text for _, text in splits] == ["皖AB146Y", "皖A77Z41"]
+    assert sorted(g.char for g in glyphs) == sorted("B146Y" + "77Z41")
+    changed = 0
+    for seed in range(8):
+        painted, text = repaint(parts, "皖HLE188", glyphs, random.Random(seed))
+        assert painted.shape == crop.shape and text[:2] == "皖H"
+        assert set(text[2:]) <= set("LE188B146Y77Z41")
+        if text != "皖HLE188":
+            changed += 1
+            # the province and letter stay; the tail carries the new characters
+            left = slice(0, round(crop.shape[1] * 0.28))
+            assert np.abs(painted[:, left].astype(int) - crop[:, left]).mean() < 4
+    assert changed >= 6
+
+
+def test_a_real_crop_is_turned_and_cut_to_its_upright_box_as_ccpd_cuts_a_turned_plate() -> None:
+    crop = imread(CROPS / "images" / "皖HLE188.jpg")
+    h, w = crop.shape[:2]
+    angle = math.radians(random.Random(3).uniform(-MAX_TILT, MAX_TILT))
+    turned = tilt(crop, random.Random(3))
+    box_w = w * math.cos(angle) + h * abs(math.sin(angle))
+    box_h = h * math.cos(angle) + w * abs(math.sin(angle))
+    assert abs(turned.shape[1] - box_w) <= 2 and abs(turned.shape[0] - box_h) <= 2
+    assert turned.shape[0] > h + 4  # turned a few degrees: the box is much taller
 
 
 def test_real_crops_are_counted_by_their_first_character() -> None:

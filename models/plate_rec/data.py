@@ -27,9 +27,11 @@ from PIL import ImageDraw, ImageFont
 from edge.sim.plates import CJK_FONTS, LATIN_FONTS, glyph, render_plate
 from edge.vision.plates.formats import load_regions
 from edge.vision.plates.reader import join_rows
+from models.plate_rec.glyphs import Glyph, Split, repaint
 
 Image = npt.NDArray[np.uint8]
 HEIGHT, WIDTH = 32, 128
+Bank = tuple[list[tuple[Split, str]], list[Glyph]]  # glyphs.glyph_bank: crops that split, glyphs
 EXTRA_LATIN = (
     ("/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed.ttf", 0),
     ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2),
@@ -236,13 +238,27 @@ def swap_province(img: Image, text: str, rng: random.Random) -> tuple[Image, str
 
 
 def real(
-    rng: random.Random, crops: list[tuple[Image, str]], swap: float = 0.0
+    rng: random.Random,
+    crops: list[tuple[Image, str]],
+    *,
+    swap: float = 0.0,
+    bank: Bank | None = None,
+    repainted: float = 0.0,
+    tilted: float = 0.0,
 ) -> tuple[Image, str]:
-    """A CCPD crop with a mild re-warp and the same degradations; a `swap` share of them with
-    another province painted in (`swap_province`)."""
-    img, text = rng.choice(crops)
+    """A CCPD crop with a mild re-warp and the same degradations; a `repainted` share of them
+    with tail characters of other crops painted in (`glyphs.repaint`, from `bank`), a `swap`
+    share with another province painted in (`swap_province`), and a `tilted` share turned
+    further (`tilt`)."""
+    if bank is not None and bank[0] and rng.random() < repainted:
+        parts, text = rng.choice(bank[0])
+        img, text = repaint(parts, text, bank[1], rng)
+    else:
+        img, text = rng.choice(crops)
     if rng.random() < swap:
         img, text = swap_province(img, text, rng)
+    if rng.random() < tilted:
+        img = tilt(img, rng)
     h, w = img.shape[:2]
     big = cv2.resize(img, (w * 2, h * 2), interpolation=cv2.INTER_CUBIC)
     src = np.float32([[0, 0], [2 * w, 0], [2 * w, 2 * h], [0, 2 * h]])
@@ -261,6 +277,30 @@ def real(
         else np.asarray(warped, np.uint8)
     )
     return out, text
+
+
+MAX_TILT = 10.0  # degrees a crop is turned further by `tilt`
+
+
+def tilt(img: Image, rng: random.Random) -> Image:
+    """The crop turned by up to MAX_TILT degrees and cut to the upright box around it, as
+    CCPD cuts a turned plate (its box): the held-out crops the model misread are mostly
+    turned ones, their characters climbing across the 32 px input. The corners the box adds
+    are filled with the crop's own edge, drawn out."""
+    h, w = img.shape[:2]
+    angle = rng.uniform(-MAX_TILT, MAX_TILT)
+    pad = round(0.3 * w)
+    padded = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    centre = (pad + w / 2, pad + h / 2)
+    m = cv2.getRotationMatrix2D(centre, angle, 1.0)
+    turned = cv2.warpAffine(padded, m, (padded.shape[1], padded.shape[0]), flags=cv2.INTER_LINEAR)
+    corners = np.array(
+        [[pad, pad, 1], [pad + w, pad, 1], [pad + w, pad + h, 1], [pad, pad + h, 1]], np.float32
+    )
+    xs, ys = (corners @ m.T).T
+    x0, x1 = max(0, int(xs.min())), min(turned.shape[1], int(np.ceil(xs.max())))
+    y0, y1 = max(0, int(ys.min())), min(turned.shape[0], int(np.ceil(ys.max())))
+    return np.asarray(turned[y0:y1, x0:x1], np.uint8)
 
 
 # painted text a camera also sees: company names, slogans, phone numbers (never a plate)

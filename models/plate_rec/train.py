@@ -26,6 +26,7 @@ from torch import nn
 from models.plate_rec.data import (
     HEIGHT,
     WIDTH,
+    Bank,
     charset,
     first_characters,
     load_crops,
@@ -33,6 +34,7 @@ from models.plate_rec.data import (
     real,
     to_input,
 )
+from models.plate_rec.glyphs import glyph_bank
 
 CCPD_CROPS = Path(__file__).resolve().parents[2].parent / "shared/data/plates/ccpd-crops"
 
@@ -151,6 +153,24 @@ def export(model: PlateNet, chars: list[str], out: Path, meta: dict[str, object]
     )
 
 
+def load_init(model: PlateNet, weights: Path, chars: list[str]) -> None:
+    """Start from a checkpoint (plate_rec_cn.pt, its charset file beside it), also one trained
+    on an older charset: the output rows of the characters both know are kept, a character
+    new to the plate formats starts from the fresh model's row."""
+    state = torch.load(weights)
+    old = weights.with_suffix(".txt").read_text(encoding="utf-8").rstrip("\n").split("\n")
+    head = model.sequence[3]
+    rows = [0] + [1 + old.index(c) if c in old else -1 for c in chars]  # 0 = blank
+    for name in ("weight", "bias"):
+        fresh = getattr(head, name).detach().clone()
+        saved = state[f"sequence.3.{name}"]
+        for new, was in enumerate(rows):
+            if was >= 0:
+                fresh[new] = saved[was]
+        state[f"sequence.3.{name}"] = fresh
+    model.load_state_dict(state)
+
+
 def parse_args() -> argparse.Namespace:
     """Command line."""
     ap = argparse.ArgumentParser(
@@ -168,6 +188,15 @@ def parse_args() -> argparse.Namespace:
         type=float,
         default=0.0,
         help="share of real crops with another province painted in (data.swap_province)",
+    )
+    ap.add_argument(
+        "--repaint",
+        type=float,
+        default=0.0,
+        help="share of real crops with tail characters of other crops painted in (glyphs.repaint)",
+    )
+    ap.add_argument(
+        "--tilt", type=float, default=0.0, help="share of real crops turned further (data.tilt)"
     )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=7)
@@ -190,6 +219,9 @@ class Batches:
     n_negative: int
     rng: random.Random
     swap: float = 0.0
+    bank: Bank | None = None
+    repainted: float = 0.0
+    tilted: float = 0.0
 
     def make(self, step: int) -> tuple[torch.Tensor, list[str]]:
         """Inputs (N, 3, 32, 128) and their texts."""
@@ -198,7 +230,14 @@ class Batches:
         xs = [((self.syn_x[i].astype(np.float32) - 127.5) / 127.5).transpose(2, 0, 1) for i in pick]
         texts = [self.syn_t[i] for i in pick]
         for _ in range(self.n_real):
-            img, text = real(self.rng, self.crops, self.swap)
+            img, text = real(
+                self.rng,
+                self.crops,
+                swap=self.swap,
+                bank=self.bank,
+                repainted=self.repainted,
+                tilted=self.tilted,
+            )
             xs.append(to_input(img))
             texts.append(text)
         for _ in range(self.n_negative):  # non-plates: the model must output only blanks
@@ -259,11 +298,22 @@ def main() -> None:
     n_negative = round(args.batch * args.negative_share)
     rng = random.Random(args.seed)
     batches = Batches(
-        syn_x, syn_t, crops, index, args.batch, n_real, n_negative, rng, args.swap_province
+        syn_x,
+        syn_t,
+        crops,
+        index,
+        args.batch,
+        n_real,
+        n_negative,
+        rng,
+        args.swap_province,
+        glyph_bank(crops) if args.repaint > 0 else None,
+        args.repaint,
+        args.tilt,
     )
     model = PlateNet(len(chars) + 1, args.width)
     if args.init is not None:
-        model.load_state_dict(torch.load(args.init))
+        load_init(model, args.init, chars)
     steps = train(model, batches, val, args.minutes, args.lr)
     meta = {
         "held_out_exact_greedy": evaluate(model, val, chars),
@@ -273,6 +323,8 @@ def main() -> None:
         "real_train": len(crops),
         "real_train_first": first_characters(crops),
         "swap_province": args.swap_province,
+        "repaint": args.repaint,
+        "tilt": args.tilt,
         "held_out": len(val),
         "input": [3, HEIGHT, WIDTH],
         "width": args.width,
