@@ -21,8 +21,8 @@ from edge.records.builder import ClockInfo, RecordWriter
 from edge.records.jws import decode_compact
 from edge.records.keys import SigningKey
 from edge.vision.frames import NS_PER_S, Frame, FrameRing
-from edge.vision.lookup import LiveFrames, PlateFinder, pick_frames, trigger_ns
-from edge.vision.plates import PlateReader, PlatesConfig
+from edge.vision.lookup import LiveFrames, PlateFinder, pick_frames, trigger_ns, whole_views
+from edge.vision.plates import PlateRead, PlateReader, PlatesConfig, vote
 from edge.wim.model import Axle, WeighedVehicle
 from tests.conftest import REFERENCE_SITE, SHARED
 
@@ -117,6 +117,23 @@ def test_frames_are_spread_over_the_window_and_read_closest_first() -> None:
     picked = pick_frames(frames, 400_000_000, 5)
     assert [f.index for f in picked] == [4, 2, 6, 0, 8]
     assert [f.index for f in pick_frames(frames[:3], 0, 5)] == [0, 1, 2]
+
+
+def test_only_whole_views_of_a_plate_vote_where_there_are_any() -> None:
+    # the plate model read a plate cut by the frame's top edge as 浙J39289, sure of both, and
+    # voted with one whole view (沪T39289) it gave 沪J39289: a view cut by the edge loses
+    image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    sure = (1.0,) * 7
+
+    def read(i: int, text: str, box: tuple[int, int, int, int]) -> tuple[str, Frame, PlateRead]:
+        return ("cam", Frame("cam", i, i, image), PlateRead(text, "blue", 1.0, box, sure))
+
+    cut = [read(0, "浙J39289", (300, 0, 440, 40)), read(1, "浙J39289", (0, 200, 120, 240))]
+    whole = read(2, "沪T39289", (300, 150, 440, 190))
+    assert whole_views([*cut, whole]) == [whole]
+    voted = vote([r for _, _, r in [*cut, whole]], "cn")  # what it prevents: the cut views win
+    assert voted is not None and voted.text == "浙J39289"
+    assert whole_views(cut) == cut  # nothing better: the cut views still vote
 
 
 # --- PlateFinder on real models ---------------------------------------------------------------

@@ -136,6 +136,26 @@ def pick_frames(frames: Sequence[Frame], t_ns: int, count: int) -> list[Frame]:
     return sorted(frames, key=lambda f: (abs(f.t_ns - t_ns), f.t_ns))
 
 
+def whole_views(reads: list[tuple[str, Frame, PlateRead]]) -> list[tuple[str, Frame, PlateRead]]:
+    """The reads of plates their frame shows whole, where there are any; else all of them.
+
+    A plate cut by the frame's edge (the vehicle entering or leaving the picture) has lost part
+    of its characters, and a recogniser can be sure of a wrong reading of what is left: the
+    plate model read a top-cut 沪T39289 as 浙J39289 at 0.93 and 0.95, and voted with one whole
+    view it made 沪J39289, which no frame showed. A box touching the frame's edge is a cut one
+    (reads are clipped to the frame).
+    """
+    whole = [
+        x
+        for x in reads
+        if x[2].box[0] > 0
+        and x[2].box[1] > 0
+        and x[2].box[2] < x[1].image.shape[1]
+        and x[2].box[3] < x[1].image.shape[0]
+    ]
+    return whole or reads
+
+
 class PlateFinder:
     """Finds the plate of each weighed vehicle in its lane cameras' rings (see module doc)."""
 
@@ -241,6 +261,7 @@ class PlateFinder:
         nearest: tuple[str, Frame, int] | None,
         frames_read: int,
     ) -> PlateFound:
+        reads = whole_views(reads)
         voted = vote([r for _, _, r in reads], self.region)
         trigger = nearest[2] if nearest else None
         if voted is None:
