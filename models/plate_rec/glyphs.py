@@ -1,12 +1,13 @@
 """Real plate characters cut from the CCPD training crops, painted into other crops.
 
-The plate model read its training crops without a fault and a quarter it never saw at 87 %:
-it learnt the 523 real crops by heart, and its misreadings are letters among the last five
-characters (皖AGG512 as 皖AGB512, 皖AQG909 as 皖A0G909). Rendered plates do not cure that:
-their letters are drawn in desktop fonts, not the narrow GA 36 plate font. Repainting real
-crops does: the last five characters of a crop are found (`tail_boxes`), and some of them are
-replaced by the same kind of character cut from other crops, in the crop's own colours. The
-model then sees the plate font's letters in new places and new company, on real plates.
+The session 12 plate model read its training crops without a fault and the quarter it never
+saw at 87 %: it had learnt the 523 real crops by heart, and its misreadings were letters among
+the last five characters (皖AGG512 as 皖AGB512, 皖AQG909 as 皖A0G909). Rendered plates do not
+cure that: their letters are drawn in desktop fonts, not the narrow GA 36 plate font.
+Repainting real crops does: the last five characters of a crop are found (`split`), and some
+of them are replaced by the same kind of character cut from other crops (`cut`), in the
+crop's own colours (`repaint`). The model then sees the plate font's letters in new places
+and new company, on real plates (held-out crops 87.0 -> 91.0 % greedy; models/plates.md).
 """
 
 from __future__ import annotations
