@@ -27,11 +27,10 @@ from PIL import ImageDraw, ImageFont
 from edge.sim.plates import CJK_FONTS, LATIN_FONTS, glyph, render_plate
 from edge.vision.plates.formats import load_regions
 from edge.vision.plates.reader import join_rows
-from models.plate_rec.glyphs import Glyph, Split, repaint
+from models.plate_rec.glyphs import Bank, repaint
 
 Image = npt.NDArray[np.uint8]
 HEIGHT, WIDTH = 32, 128
-Bank = tuple[list[tuple[Split, str]], list[Glyph]]  # glyphs.glyph_bank: crops that split, glyphs
 EXTRA_LATIN = (
     ("/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed.ttf", 0),
     ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2),

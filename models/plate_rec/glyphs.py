@@ -100,7 +100,10 @@ def cut(parts: Split, text: str) -> list[Glyph]:
     return out
 
 
-def glyph_bank(crops: list[tuple[Image, str]]) -> tuple[list[tuple[Split, str]], list[Glyph]]:
+Bank = tuple[list[tuple[Split, str]], list[Glyph]]  # the crops that split, and their glyphs
+
+
+def glyph_bank(crops: list[tuple[Image, str]]) -> Bank:
     """The crops that split (with their texts) and every glyph cut from them."""
     splits: list[tuple[Split, str]] = []
     glyphs: list[Glyph] = []
@@ -118,8 +121,8 @@ def glyph_bank(crops: list[tuple[Image, str]]) -> tuple[list[tuple[Split, str]],
 
 
 def repaint(parts: Split, text: str, glyphs: list[Glyph], rng: random.Random) -> tuple[Image, str]:
-    """The crop with one to five of its tail characters replaced by real glyphs of other
-    crops (letters as often as digits), shrunk back to its size; and its new text."""
+    """The crop with one to five of its tail characters replaced by real glyphs from the
+    bank's crops (letters as often as digits), shrunk back to its size; and its new text."""
     img = parts.big.copy()
     chars = list(text)
     letters = [g for g in glyphs if g.char.isalpha()]

@@ -26,7 +26,6 @@ from torch import nn
 from models.plate_rec.data import (
     HEIGHT,
     WIDTH,
-    Bank,
     charset,
     first_characters,
     load_crops,
@@ -34,7 +33,7 @@ from models.plate_rec.data import (
     real,
     to_input,
 )
-from models.plate_rec.glyphs import glyph_bank
+from models.plate_rec.glyphs import Bank, glyph_bank
 
 CCPD_CROPS = Path(__file__).resolve().parents[2].parent / "shared/data/plates/ccpd-crops"
 
