@@ -145,15 +145,15 @@ def whole_views(reads: list[tuple[str, Frame, PlateRead]]) -> list[tuple[str, Fr
     view it made 沪J39289, which no frame showed. A box touching the frame's edge is a cut one
     (reads are clipped to the frame).
     """
-    whole = [
-        x
-        for x in reads
-        if x[2].box[0] > 0
-        and x[2].box[1] > 0
-        and x[2].box[2] < x[1].image.shape[1]
-        and x[2].box[3] < x[1].image.shape[0]
-    ]
+    whole = [(name, frame, read) for name, frame, read in reads if not _cut(read, frame)]
     return whole or reads
+
+
+def _cut(read: PlateRead, frame: Frame) -> bool:
+    """Whether the read's box touches its frame's edge."""
+    x1, y1, x2, y2 = read.box
+    h, w = frame.image.shape[:2]
+    return x1 <= 0 or y1 <= 0 or x2 >= w or y2 >= h
 
 
 class PlateFinder:
