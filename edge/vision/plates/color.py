@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import cv2
 import numpy as np
 import numpy.typing as npt
 from cv2.typing import MatLike
+
+from edge.vision.plates.exposure import sampled
 
 # OpenCV hue is 0..180. Ranges chosen for the Chinese plate backgrounds (GA 36) and the
 # usual white/black European and American plates; text pixels are a minority in a plate.
@@ -53,7 +57,37 @@ BLACK_SATURATION = 30  # a black plate's background is dark and grey: below this
 BLACK_VALUE = 90  # ... and this median brightness
 
 
-def plate_colour(plate: npt.NDArray[np.uint8], issued: tuple[str, ...] | None) -> str | None:
+class PlateLook:
+    """One plate image's colour evidence, each part worked out once however many judgements
+    ask for it: a tight crop's colour is judged when its reading is checked, again when it is
+    kept, and once more for the record (a tenth of a millisecond each time)."""
+
+    def __init__(self, plate: npt.NDArray[np.uint8]) -> None:
+        self.plate = plate
+
+    @cached_property
+    def seen(self) -> str | None:
+        """The colour the camera shows (`classify_color`)."""
+        return classify_color(self.plate)
+
+    @cached_property
+    def core(self) -> npt.NDArray[np.uint8]:
+        """The plate without its border (`_core`)."""
+        return _core(self.plate)
+
+    @cached_property
+    def polarity(self) -> tuple[bool, npt.NDArray[np.bool_]]:
+        """Whether the characters are the lighter, and the background's mask (`_text_polarity`)."""
+        return _text_polarity(self.core)
+
+
+def _look(plate: npt.NDArray[np.uint8] | PlateLook) -> PlateLook:
+    return plate if isinstance(plate, PlateLook) else PlateLook(plate)
+
+
+def plate_colour(
+    plate: npt.NDArray[np.uint8] | PlateLook, issued: tuple[str, ...] | None
+) -> str | None:
     """The colour to report for a plate read in a format `issued` in these colours (None: any,
     then `classify_color` as it is).
 
@@ -62,14 +96,14 @@ def plate_colour(plate: npt.NDArray[np.uint8], issued: tuple[str, ...] | None) -
     blue plates exist; light characters make a blue plate (black only on a dark grey one);
     dark characters a yellow or green one, and failing either a white one.
     """
-    raw = classify_color(plate)
-    core = _core(plate)
-    if issued is None or core.size == 0:
+    look = _look(plate)
+    raw = look.seen
+    if issued is None or look.core.size == 0:
         return raw
     if len(issued) == 1:
         return issued[0]  # a green new-energy plate in glare is still green
-    light, background = _text_polarity(core)
-    hsv = cv2.cvtColor(core, cv2.COLOR_BGR2HSV).reshape(-1, 3).astype(np.int32)[background]
+    light, background = look.polarity
+    hsv = cv2.cvtColor(look.core, cv2.COLOR_BGR2HSV).reshape(-1, 3).astype(np.int32)[background]
     h, s = hsv[:, 0], hsv[:, 1]
     # judged on the background alone: dark characters take any hue in a colour cast
     blue = (s >= BLUE_TINT) & (h >= BLUE_HUES[0]) & (h <= BLUE_HUES[1])
@@ -79,7 +113,7 @@ def plate_colour(plate: npt.NDArray[np.uint8], issued: tuple[str, ...] | None) -
     return chosen or raw
 
 
-def crop_colour(plate: npt.NDArray[np.uint8]) -> str | None:
+def crop_colour(plate: npt.NDArray[np.uint8] | PlateLook) -> str | None:
     """`classify_color` for a tight plate crop, where the characters' shade is also known:
     a green or yellow reading of a plate whose characters are lighter than its background is
     a colour cast on a blue plate, not a plate of that colour (GA 36 prints dark characters on
@@ -88,11 +122,11 @@ def crop_colour(plate: npt.NDArray[np.uint8]) -> str | None:
     Under one CCPD camera's teal cast 5 of 177 held-out blue crops read as green, which no
     7-character plate is issued in.
     """
-    raw = classify_color(plate)
-    core = _core(plate)
-    if raw not in ("green", "yellow") or core.size == 0:
+    look = _look(plate)
+    raw = look.seen
+    if raw not in ("green", "yellow") or look.core.size == 0:
         return raw
-    light, _ = _text_polarity(core)
+    light, _ = look.polarity
     return None if light else raw
 
 
@@ -161,8 +195,7 @@ def colourless(image: npt.NDArray[np.uint8]) -> bool:
     """
     if image.ndim < 3 or image.shape[2] == 1:
         return True
-    small = cv2.resize(image, COLOURLESS_SAMPLE, interpolation=cv2.INTER_NEAREST)
-    hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
+    hsv = cv2.cvtColor(sampled(image, COLOURLESS_SAMPLE), cv2.COLOR_BGR2HSV)
     return _share(hsv, (0, COLOURLESS_SATURATION, MIN_VALUE), (255, 255, 255)) < COLOURLESS_SHARE
 
 

@@ -17,9 +17,18 @@ MAX_GAIN = 4.0  # a blank frame (lens cap, a wall at night) is not stretched int
 CLIP_CELL = 4  # px: nothing brighter or darker than the levels and this large is clipped
 
 
+def sampled(image: Image, size: tuple[int, int]) -> Image:
+    """A nearest-pixel sample of the image `size` (width, height) large, or the image itself
+    where it has no more pixels than that (a plate crop): enlarging it adds no information
+    and cost a crop a tenth of a millisecond in every judgement made on a sample."""
+    if image.shape[0] * image.shape[1] <= size[0] * size[1]:
+        return image
+    return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_NEAREST), np.uint8)
+
+
 def levels(image: Image) -> tuple[float, float]:
     """The frame's darkest and brightest grey levels (LEVELS_PERCENTILES of a sample)."""
-    small = cv2.resize(image, LEVELS_SAMPLE, interpolation=cv2.INTER_NEAREST)
+    small = sampled(image, LEVELS_SAMPLE)
     grey = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
     lo, hi = grey_percentiles(np.asarray(grey, np.uint8), LEVELS_PERCENTILES)
     return lo, hi

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.vision.plates.color import (
+    PlateLook,
     classify_color,
     colour_patches,
     colourless,
@@ -470,17 +471,18 @@ class PlateReader:
         # for every recogniser): a two-row crop of another colour is not read at all, which
         # spares the recognisers their widest crops (the rows side by side), most of them
         # dark grilles, blue plates and signs
+        looks = [PlateLook(crop) for crop in crops]
         todo = [
             i
-            for i, (cand, crop) in enumerate(zip(candidates, crops, strict=True))
+            for i, cand in enumerate(candidates)
             if not (colour and cand.two_row)
-            or stacked_in(classify_color(crop), self.region.two_row_colors)
+            or stacked_in(looks[i].seen, self.region.two_row_colors)
         ]
         found_all: list[tuple[Decoded, bool] | None] = [None] * len(crops)
-        for i, found in zip(todo, self._decode([crops[i] for i in todo], whole), strict=True):
+        for i, found in zip(todo, self._decode([looks[i] for i in todo], whole), strict=True):
             found_all[i] = found
         reads: list[PlateRead] = []
-        for cand, crop, found in zip(candidates, crops, found_all, strict=True):
+        for cand, look, found in zip(candidates, looks, found_all, strict=True):
             if found is None:
                 continue
             decoded, generic = found
@@ -489,7 +491,7 @@ class PlateReader:
             # colour from the perspective-corrected crop: the upright box of a tilted plate
             # holds as much car as plate; none from a colourless frame, where a plate shines
             # white
-            seen = self._color(crop, decoded, whole) if colour else None
+            seen = self._color(look, decoded, whole) if colour else None
             # a plate model reads painted text as a plate, so its readings must have a
             # background their format is issued in; a generic recogniser reads painted text as
             # what it is, and on a tight text box a blue plate can look white: its own
@@ -500,7 +502,7 @@ class PlateReader:
             if fits:
                 # a two-row plate's colour is told on the plate, not on its rows side by side
                 # (join_rows), where the dark car between them outweighs a yellow plate
-                plate = warp(image, cand.quad, REC_HEIGHT * 2) if cand.two_row else crop
+                plate = PlateLook(warp(image, cand.quad, REC_HEIGHT * 2)) if cand.two_row else look
                 reported = self._reported_color(plate, decoded) if colour else None
                 reads.append(self._plate(image, cand, decoded, reported))
         reads.sort(key=lambda r: -r.confidence)
@@ -513,23 +515,26 @@ class PlateReader:
     def read_crop(self, plate: Image, two_row: bool = False) -> PlateRead | None:
         """Read one already cut-out plate image (no detection); None if it is not a plate."""
         h, w = plate.shape[:2]
-        found = self._decode([self._lines(plate, two_row)], whole=not two_row)[0]
+        found = self._decode([PlateLook(self._lines(plate, two_row))], whole=not two_row)[0]
         if found is None:
             return None
         decoded = found[0]
         return PlateRead(
             decoded.text,
-            None if colourless(plate) else self._reported_color(plate, decoded),
+            None if colourless(plate) else self._reported_color(PlateLook(plate), decoded),
             decoded.confidence,
             (0, 0, w, h),
             decoded.char_conf,
         )
 
-    def _decode(self, crops: list[Image], whole: bool = False) -> list[tuple[Decoded, bool] | None]:
+    def _decode(
+        self, looks: list[PlateLook], whole: bool = False
+    ) -> list[tuple[Decoded, bool] | None]:
         """Each crop's reading (`_read`; `_read_whole` for tight plate crops read whole), read
         again without its first character where that character may be a left emblem
         (`_past_emblem`)."""
-        found = self._read_whole(crops) if whole else self._read(crops)
+        crops = [look.plate for look in looks]
+        found = self._read_whole(looks) if whole else self._read(crops)
         if not self.region.left_emblem or self.stages[0][1].top_prior <= 0:
             return found
         return self._past_emblem(crops, found)
@@ -560,7 +565,7 @@ class PlateReader:
                 out[i] = again
         return out
 
-    def _read_whole(self, crops: list[Image]) -> list[tuple[Decoded, bool] | None]:
+    def _read_whole(self, looks: list[PlateLook]) -> list[tuple[Decoded, bool] | None]:
         """`_read` for one-row tight plate crops, where the chain's plate model reads first,
         alone.
 
@@ -572,6 +577,7 @@ class PlateReader:
         not clear are read by the whole chain. Scene candidates never take this path: there
         PP-OCR reading first is what keeps painted text from being read as a plate.
         """
+        crops = [look.plate for look in looks]
         if self._fast is None:
             return self._read(crops)
         rec, decoder, firsts = self._fast
@@ -582,7 +588,7 @@ class PlateReader:
                 continue
             learnt = firsts is None or d.text[0] in firsts
             sure = min(d.char_conf) >= self.config.crop_trust
-            if learnt and sure and issued_in(d, self._color(crops[i], d, whole=True)):
+            if learnt and sure and issued_in(d, self._color(looks[i], d, whole=True)):
                 out[i] = (d, False)
         rest = [i for i, f in enumerate(out) if f is None]
         for i, found in zip(rest, self._read([crops[i] for i in rest]), strict=True):
@@ -688,15 +694,15 @@ class PlateReader:
         return PlateRead(decoded.text, color, decoded.confidence, box, decoded.char_conf)
 
     @staticmethod
-    def _color(region: Image, decoded: Decoded, whole: bool = False) -> str | None:
+    def _color(look: PlateLook, decoded: Decoded, whole: bool = False) -> str | None:
         """The colour the camera shows, as the format checks judge it (`issued_in`); of a
         tight crop read `whole`, a colour cast is no colour (`crop_colour`)."""
-        return _large_nev(crop_colour(region) if whole else classify_color(region), decoded)
+        return _large_nev(crop_colour(look) if whole else look.seen, decoded)
 
     @staticmethod
-    def _reported_color(region: Image, decoded: Decoded) -> str | None:
+    def _reported_color(look: PlateLook, decoded: Decoded) -> str | None:
         """The colour a reading reports: among those its format is issued in (`plate_colour`)."""
-        return _large_nev(plate_colour(region, decoded.template.colors), decoded)
+        return _large_nev(plate_colour(look, decoded.template.colors), decoded)
 
 
 def _large_nev(color: str | None, decoded: Decoded) -> str | None:
