@@ -126,7 +126,7 @@ class PlatesConfig(ConfigModel):
         "more confident; a plate only the later recogniser reads must be this confident",
     )
     crop_trust: float = Field(
-        0.98,
+        0.95,
         ge=0.0,
         le=1.0,
         description="a tight plate crop read whole (an image small and shaped like a plate, "
