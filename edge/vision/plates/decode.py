@@ -10,6 +10,7 @@ rows of one state array, so the cost is one small numpy pass per time step.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
@@ -45,9 +46,12 @@ class Decoded:
 
     @property
     def confidence(self) -> float:
-        """Geometric mean of the per-character confidences."""
-        conf = np.clip(np.asarray(self.char_conf, dtype=np.float64), EPS, 1.0)
-        return float(np.exp(np.log(conf).mean()))
+        """Geometric mean of the per-character confidences (0 for no character)."""
+        # plain floats: numpy's per-call overhead on seven numbers cost a crop 40 us
+        if not self.char_conf:
+            return 0.0
+        logs = [math.log(min(max(c, EPS), 1.0)) for c in self.char_conf]
+        return math.exp(sum(logs) / len(logs))
 
 
 FUSE_LEAST = 0.5  # a character of the second reading replaces the first's only this sure

@@ -39,6 +39,7 @@ from edge.vision.plates.types import PlateRead
 log = logging.getLogger(__name__)
 
 Image = npt.NDArray[np.uint8]
+FloatArray = npt.NDArray[np.float32]
 REC_HEIGHT = 48  # crops are warped at the recogniser's height so it does not resize twice
 OVERLAP = 0.3  # reads whose boxes overlap more than this (of the smaller box) are one plate
 Box = tuple[int, int, int, int]
@@ -582,7 +583,8 @@ class PlateReader:
             return self._read(crops)
         rec, decoder, firsts = self._fast
         out: list[tuple[Decoded, bool] | None] = [None] * len(crops)
-        for i, probs in enumerate(rec.probabilities(crops)):
+        read = rec.probabilities(crops)
+        for i, probs in enumerate(read):
             d = decoder.decode(probs)
             if d is None or d.confidence < self.config.min_confidence:
                 continue
@@ -591,11 +593,14 @@ class PlateReader:
             if learnt and sure and issued_in(d, self._color(looks[i], d, whole=True)):
                 out[i] = (d, False)
         rest = [i for i, f in enumerate(out) if f is None]
-        for i, found in zip(rest, self._read([crops[i] for i in rest]), strict=True):
+        known = (rec, [read[i] for i in rest])  # the chain need not run the plate model again
+        for i, found in zip(rest, self._read([crops[i] for i in rest], known), strict=True):
             out[i] = found
         return out
 
-    def _read(self, crops: list[Image]) -> list[tuple[Decoded, bool] | None]:
+    def _read(
+        self, crops: list[Image], known: tuple[Recogniser, list[FloatArray]] | None = None
+    ) -> list[tuple[Decoded, bool] | None]:
         """Each crop's reading, and whether a generic recogniser read that text by itself.
 
         A recogniser reads (batched) only the crops the earlier ones are not sure of: no
@@ -609,7 +614,7 @@ class PlateReader:
         which PP-OCRv4 read as nothing like a plate, as 皖ABTAX1 at 0.62). A plate model's
         such reading must be sure in every character, not only as a whole: a plate model trained
         with real crops of many provinces read a phone number on a red sign as 辽S25881 at 0.80,
-        its S at 0.34.
+        its S at 0.34. `known`: one recogniser's probabilities of every crop, already worked out.
         """
         best: list[Decoded | None] = [None] * len(crops)
         generic: list[str | None] = [None] * len(crops)
@@ -620,7 +625,11 @@ class PlateReader:
             todo = [i for i, d in enumerate(best) if not self._sure(d)]
             if not todo:
                 break
-            for i, probs in zip(todo, rec.probabilities([crops[i] for i in todo]), strict=True):
+            if known is not None and known[0] is rec:
+                read = [known[1][i] for i in todo]
+            else:
+                read = rec.probabilities([crops[i] for i in todo])
+            for i, probs in zip(todo, read, strict=True):
                 new = decoder.decode(probs)
                 if new is None:
                     continue
