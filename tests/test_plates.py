@@ -18,8 +18,9 @@ from pydantic import ValidationError
 from edge.cli import plates as plates_cli
 from edge.errors import ConfigError, ModelError
 from edge.sim.plates import render_plate
-from edge.vision.plates import PlateRead, PlateReader, PlatesConfig, recognise, vote
+from edge.vision.plates import PlateRead, PlateReader, PlatesConfig, color, recognise, vote
 from edge.vision.plates.color import (
+    PlateLook,
     classify_color,
     colour_patches,
     colourless,
@@ -39,11 +40,13 @@ from edge.vision.plates.detect import (
 )
 from edge.vision.plates.exposure import (
     FLAT_RANGE,
+    LEVELS_SAMPLE,
     MAX_GAIN,
     dehazed,
     grey_percentiles,
     levelled,
     levels,
+    sampled,
 )
 from edge.vision.plates.formats import load_regions, region
 from edge.vision.plates.reader import band_quad, blank_emblems, issued_in
@@ -807,6 +810,33 @@ def test_a_crop_the_plate_model_is_sure_of_is_not_read_again(
     assert calls == []
     slow = PlateReader(PlatesConfig(crop_trust=1.0)).read_crop(crop)
     assert slow is not None and slow.text == "皖HLE188"
+
+
+def test_a_crop_is_judged_on_its_own_pixels_and_its_colour_once(
+    reader: PlateReader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a frame is judged on a 160x90 sample; a 94x24 crop on itself, not enlarged to it
+    crop = imread(CROPS / "images" / "皖HLE188.jpg")
+    scene = imread(sorted((SCENES / "images").glob("*.jpg"))[0])
+    assert sampled(crop, LEVELS_SAMPLE) is crop
+    assert sampled(scene, LEVELS_SAMPLE).shape[:2] == (LEVELS_SAMPLE[1], LEVELS_SAMPLE[0])
+    # checking a crop's reading, keeping it and reporting its colour judge the camera's colour
+    # once, and a look at the crop judges as the crop itself does
+    seen: list[str | None] = []
+    judge = color.classify_color
+
+    def counted(image: np.ndarray) -> str | None:
+        seen.append(judge(image))
+        return seen[-1]
+
+    monkeypatch.setattr(color, "classify_color", counted)
+    assert [(r.text, r.color) for r in reader.read(crop)] == [("皖HLE188", "blue")]
+    assert seen == ["blue"]
+    for name in ("皖CQ8788", "皖HLE188"):
+        image = imread(CROPS / "images" / f"{name}.jpg")
+        look = PlateLook(image)
+        assert crop_colour(look) == crop_colour(image)
+        assert plate_colour(look, STANDARD) == plate_colour(image, STANDARD)
 
 
 def test_a_blue_crop_in_a_teal_cast_is_not_held_to_green(

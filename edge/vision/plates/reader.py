@@ -516,13 +516,15 @@ class PlateReader:
     def read_crop(self, plate: Image, two_row: bool = False) -> PlateRead | None:
         """Read one already cut-out plate image (no detection); None if it is not a plate."""
         h, w = plate.shape[:2]
-        found = self._decode([PlateLook(self._lines(plate, two_row))], whole=not two_row)[0]
+        look = PlateLook(self._lines(plate, two_row))
+        found = self._decode([look], whole=not two_row)[0]
         if found is None:
             return None
         decoded = found[0]
+        whole = look if look.plate is plate else PlateLook(plate)
         return PlateRead(
             decoded.text,
-            None if colourless(plate) else self._reported_color(PlateLook(plate), decoded),
+            None if colourless(plate) else self._reported_color(whole, decoded),
             decoded.confidence,
             (0, 0, w, h),
             decoded.char_conf,
