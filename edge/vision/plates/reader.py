@@ -31,7 +31,13 @@ from edge.vision.plates.detect import (
 )
 from edge.vision.plates.exposure import levelled
 from edge.vision.plates.formats import region as get_region
-from edge.vision.plates.recognise import Recogniser, learnt_firsts, referee, resolve
+from edge.vision.plates.recognise import (
+    FloatArray,
+    Recogniser,
+    learnt_firsts,
+    referee,
+    resolve,
+)
 from edge.vision.plates.runtime import sha256_file
 from edge.vision.plates.slant import upright
 from edge.vision.plates.types import PlateRead
@@ -39,7 +45,6 @@ from edge.vision.plates.types import PlateRead
 log = logging.getLogger(__name__)
 
 Image = npt.NDArray[np.uint8]
-FloatArray = npt.NDArray[np.float32]
 REC_HEIGHT = 48  # crops are warped at the recogniser's height so it does not resize twice
 OVERLAP = 0.3  # reads whose boxes overlap more than this (of the smaller box) are one plate
 Box = tuple[int, int, int, int]
