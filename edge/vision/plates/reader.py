@@ -526,10 +526,11 @@ class PlateReader:
         if found is None:
             return None
         decoded = found[0]
-        whole = look if look.plate is plate else PlateLook(plate)
+        # the colour is told on the plate as given (two rows stacked, emblems not blanked)
+        as_given = look if look.plate is plate else PlateLook(plate)
         return PlateRead(
             decoded.text,
-            None if colourless(plate) else self._reported_color(whole, decoded),
+            None if colourless(plate) else self._reported_color(as_given, decoded),
             decoded.confidence,
             (0, 0, w, h),
             decoded.char_conf,
