@@ -20,6 +20,7 @@ from edge.delivery.client import check_broker
 from edge.errors import EdgeError
 from edge.records.keys import key_path, load_signing_key
 from edge.vision.frames import MB, ring_seconds
+from edge.vision.lookup import zone_box
 from edge.vision.plates import PlateReader, recognise
 from edge.wim.protocols.lcs1_stream import Lcs1StreamParser
 from edge.wim.protocols.wvr1 import Wvr1LineParser
@@ -92,16 +93,20 @@ def check_camera(name: str, site: SiteConfig, timeout_s: float) -> Finding:
         if not ok or image is None:
             return Finding(f"camera {name}", "fail", f"{shown}: opened but no frame decoded")
         h, w = image.shape[:2]
+        decoded = f"{shown}: {w}x{h} frame decoded"
+        if cam.plate_zone is not None:  # for checking the zone against the picture
+            x1, y1, x2, y2 = zone_box(cam.plate_zone, image.shape)
+            decoded += f", plates read in x {x1}-{x2}, y {y1}-{y2} px (plate_zone)"
         held_s = ring_seconds(image.nbytes, cam.ring_max_bytes, min(cam.fps, cam.ring_fps))
         if held_s < cam.buffer_s:
             return Finding(
                 f"camera {name}",
                 "warn",
-                f"{shown}: {w}x{h} frame decoded, but ring_max_mb {cam.ring_max_mb:g} holds "
-                f"only {held_s:.1f} s of buffer_s {cam.buffer_s:g} at {image.nbytes / MB:.1f} MB "
-                "a frame: raise ring_max_mb or lower ring_fps",
+                f"{decoded}, but ring_max_mb {cam.ring_max_mb:g} holds only {held_s:.1f} s of "
+                f"buffer_s {cam.buffer_s:g} at {image.nbytes / MB:.1f} MB a frame: raise "
+                "ring_max_mb or lower ring_fps",
             )
-        return Finding(f"camera {name}", "ok", f"{shown}: {w}x{h} frame decoded")
+        return Finding(f"camera {name}", "ok", decoded)
     finally:
         cap.release()
 

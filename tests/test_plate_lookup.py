@@ -134,6 +134,12 @@ def test_only_whole_views_of_a_plate_vote_where_there_are_any() -> None:
     voted = vote([r for _, _, r in [*cut, whole]], "cn")  # what it prevents: the cut views win
     assert voted is not None and voted.text == "浙J39289"
     assert whole_views(cut) == cut  # nothing better: the cut views still vote
+    # read in a plate zone, a plate touching the zone's edge is cut too (reads are clipped to it)
+    at_zone_edge = read(3, "浙J39289", (200, 150, 320, 190))
+    inside = read(4, "沪T39289", (100, 150, 240, 190))
+    assert whole_views([at_zone_edge, inside]) == [at_zone_edge, inside]
+    zones = {"cam": (0.0, 0.0, 0.5, 1.0)}
+    assert whole_views([at_zone_edge, inside], zones) == [inside]
 
 
 # --- PlateFinder on real models ---------------------------------------------------------------
@@ -167,6 +173,40 @@ def test_a_plate_on_a_frame_the_spread_steps_over_is_still_read(reader: PlateRea
     assert found is not None and found.plate is not None and found.plate.text == "皖AX6996"
     assert found.frame is not None and found.frame.t_ns == round(11.1 * NS_PER_S)
     assert finder.stats.frames_read == 9  # the window's other four frames, read after the five
+
+
+def two_lanes(ours: np.ndarray, theirs: np.ndarray, until_s: float) -> dict[float, np.ndarray]:
+    """10 fps frames of a camera that sees two lanes: our vehicle on the left half reaches the
+    trigger line at 11 s, the one in the next lane, on the right half, 0.1 s later."""
+    out = {}
+    for i in range(round(until_s * 10)):
+        t = i / 10
+        left, right = scene([(ours, t - 11.0)]), scene([(theirs, t - 11.1)])
+        out[t] = np.concatenate([left, right], axis=1)
+    return out
+
+
+def test_a_plate_zone_keeps_the_next_lanes_vehicle_out_of_the_record(reader: PlateReader) -> None:
+    frames = two_lanes(plate_image("皖A77Z41"), plate_image("川X90621"), 13.0)
+    # without a zone the neighbour's plate, read a little surer on every frame, is the plate of
+    # the weighed vehicle: what the zone prevents
+    whole = PlateFinder({"lane1_front": CAMERA}, {"lane1_front": ring_with(frames)}, reader, "cn")
+    wrong = whole.find(vehicle(10.0))
+    assert wrong is not None and wrong.plate is not None and wrong.plate.text == "川X90621"
+    left = CAMERA.model_copy(update={"plate_zone": (0.0, 0.0, 0.5, 1.0)})
+    finder = PlateFinder({"lane1_front": left}, {"lane1_front": ring_with(frames)}, reader, "cn")
+    found = finder.find(vehicle(10.0))
+    assert found is not None and found.plate is not None and found.plate.text == "皖A77Z41"
+    # the evidence is the whole frame, the plate's box on it, and the crop is our plate
+    assert found.frame is not None and found.frame.image.shape == (HEIGHT, 2 * WIDTH, 3)
+    assert found.box is not None and 170 <= found.box[0] < found.box[2] <= 480
+    crop = jpeg_image({e.name: e for e in found.evidence_images()}["lane1_front-plate.jpg"].data)
+    assert 282 <= crop.shape[1] <= 400
+    right = CAMERA.model_copy(update={"plate_zone": (0.5, 0.0, 1.0, 1.0)})
+    other = PlateFinder({"lane1_front": right}, {"lane1_front": ring_with(frames)}, reader, "cn")
+    theirs = other.find(vehicle(10.1))
+    assert theirs is not None and theirs.box is not None and theirs.box[0] >= WIDTH
+    assert theirs.plate is not None and theirs.plate.text == "川X90621"
 
 
 def test_covered_plate_and_missing_frames_give_null(reader: PlateReader) -> None:

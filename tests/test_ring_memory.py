@@ -258,3 +258,11 @@ def test_doctor_warns_when_the_ring_cannot_hold_buffer_s_of_this_cameras_frames(
     assert "640x480 frame decoded, but ring_max_mb 10 holds only 1.1 s of buffer_s 4" in (
         finding.detail
     )
+    # the zone a technician drew, in the picture's pixels, to check it against the picture
+    data["cameras"][NAME].update(ring_max_mb=210, plate_zone=[0, 0.25, 0.5, 1])
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    zoned = check_camera(NAME, load_site(path), 5.0)
+    assert zoned.level == "ok"
+    assert zoned.detail.endswith(
+        "640x480 frame decoded, plates read in x 0-320, y 120-480 px (plate_zone)"
+    )

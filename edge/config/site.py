@@ -15,6 +15,8 @@ from edge.config.base import ConfigModel
 from edge.config.loader import load_model
 from edge.vision.plates.config import PlatesConfig
 
+MIN_ZONE = 0.05  # of the frame's width or height: a narrower plate zone is a slip, not a lane
+
 Identifier = Annotated[
     str,
     Field(
@@ -224,10 +226,34 @@ class Camera(ConfigModel):
         "time (a long slow truck) gets plate null; the unit logs the seconds actually held",
     )
 
+    plate_zone: tuple[float, float, float, float] | None = Field(
+        None,
+        description="the part of the picture where this camera's lane shows its plates, as "
+        "x1, y1, x2, y2 shares (0-1) of the frame's width and height from its top left: plates "
+        "outside it (a vehicle in the next lane) are not read, and the text detector's input "
+        "covers only the zone. Default: the whole frame",
+    )
+
     @property
     def ring_max_bytes(self) -> int:
         """`ring_max_mb` in bytes."""
         return int(self.ring_max_mb * 1_000_000)
+
+    @field_validator("plate_zone")
+    @classmethod
+    def _zone_in_frame(
+        cls, zone: tuple[float, float, float, float] | None
+    ) -> tuple[float, float, float, float] | None:
+        if zone is None:
+            return None
+        x1, y1, x2, y2 = zone
+        if not (0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1):
+            raise ValueError(
+                f"{list(zone)} is not x1, y1, x2, y2 with 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1"
+            )
+        if x2 - x1 < MIN_ZONE or y2 - y1 < MIN_ZONE:
+            raise ValueError(f"{list(zone)} is narrower than {MIN_ZONE:g} of the frame")
+        return zone
 
     @model_validator(mode="after")
     def _window_in_buffer(self) -> Self:

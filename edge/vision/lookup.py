@@ -6,7 +6,9 @@ went; a camera of that lane sees the plate best when the vehicle reaches the cam
 `plate_frames` frames spread over the camera's ring within `plate_window_s` of `t`, reads them
 (closest to `t` first, stopping once enough frames agree; the window's other frames too where
 none of them shows a plate), votes, and keeps the frame the voted plate was read on for
-evidence. A vehicle whose plate cannot be read gets None, never a guess.
+evidence. A vehicle whose plate cannot be read gets None, never a guess. Where a camera has a
+`plate_zone` (the part of its picture where its lane shows plates), only that part is read: a
+vehicle in the next lane is never taken for the weighed one.
 
 Frames reach the rings from elsewhere: replay feeds them from the video on demand, the live
 service waits for the camera thread. `frames_until(camera, t_ns)` is that hook.
@@ -18,7 +20,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import cv2
@@ -41,6 +43,8 @@ CROP_MARGIN = 0.15  # of the plate's height, around the box in the plate crop
 
 # Make frames up to t_ns available in a camera's ring; False when they will not come.
 FramesUntil = Callable[[str, int], bool]
+Box = tuple[int, int, int, int]  # x1, y1, x2, y2 in pixels
+Zone = tuple[float, float, float, float]  # x1, y1, x2, y2 as shares of the frame (Camera)
 
 
 class FrameReader(Protocol):
@@ -136,24 +140,39 @@ def pick_frames(frames: Sequence[Frame], t_ns: int, count: int) -> list[Frame]:
     return sorted(frames, key=lambda f: (abs(f.t_ns - t_ns), f.t_ns))
 
 
-def whole_views(reads: list[tuple[str, Frame, PlateRead]]) -> list[tuple[str, Frame, PlateRead]]:
+def zone_box(zone: Zone | None, shape: tuple[int, ...]) -> Box:
+    """A camera's plate zone in pixels on a frame of this shape; the whole frame without one."""
+    h, w = shape[:2]
+    if zone is None:
+        return 0, 0, w, h
+    x1, y1, x2, y2 = zone
+    return round(x1 * w), round(y1 * h), round(x2 * w), round(y2 * h)
+
+
+def whole_views(
+    reads: list[tuple[str, Frame, PlateRead]], zones: Mapping[str, Zone | None] | None = None
+) -> list[tuple[str, Frame, PlateRead]]:
     """The reads of plates their frame shows whole, where there are any; else all of them.
 
     A plate cut by the frame's edge (the vehicle entering or leaving the picture) has lost part
     of its characters, and a recogniser can be sure of a wrong reading of what is left: the
     plate model read a top-cut 沪T39289 as 浙J39289 at 0.93 and 0.95, and voted with one whole
-    view it made 沪J39289, which no frame showed. A box touching the frame's edge is a cut one
-    (reads are clipped to the frame).
+    view it made 沪J39289, which no frame showed. A box touching the edge of what was read (the
+    frame, or its camera's plate zone in `zones`) is a cut one: reads are clipped to it.
     """
-    whole = [(name, frame, read) for name, frame, read in reads if not _cut(read, frame)]
+    zones = zones or {}
+    whole = [
+        (name, frame, read)
+        for name, frame, read in reads
+        if not _cut(read, zone_box(zones.get(name), frame.image.shape))
+    ]
     return whole or reads
 
 
-def _cut(read: PlateRead, frame: Frame) -> bool:
-    """Whether the read's box touches its frame's edge."""
+def _cut(read: PlateRead, bounds: Box) -> bool:
+    """Whether the read's box touches the edge of the part of the frame that was read."""
     x1, y1, x2, y2 = read.box
-    h, w = frame.image.shape[:2]
-    return x1 <= 0 or y1 <= 0 or x2 >= w or y2 >= h
+    return x1 <= bounds[0] or y1 <= bounds[1] or x2 >= bounds[2] or y2 >= bounds[3]
 
 
 class PlateFinder:
@@ -233,15 +252,19 @@ class PlateFinder:
     def _read_frames(
         self, name: str, frames: list[Frame], reads: list[tuple[str, Frame, PlateRead]]
     ) -> int:
-        """Read frames in order into `reads` (each frame's most confident plate) until AGREE."""
+        """Read frames in order into `reads` (each frame's most confident plate in the camera's
+        plate zone, its box on the frame) until AGREE."""
         texts: Counter[str] = Counter(r.text for _, _, r in reads)
+        zone = self.cameras[name].plate_zone
         n = 0
         for frame in frames:
             if texts and texts.most_common(1)[0][1] >= AGREE:
                 break
             n += 1
+            x1, y1, x2, y2 = zone_box(zone, frame.image.shape)
+            image = frame.image if zone is None else frame.image[y1:y2, x1:x2]
             try:
-                found = self.reader.read(frame.image)
+                found = self.reader.read(image)
             except (ModelError, RuntimeError, cv2.error) as exc:
                 # One bad frame (or a runtime hiccup) costs that frame, not the vehicle's record.
                 with self._lock:
@@ -249,9 +272,12 @@ class PlateFinder:
                 log.warning("camera=%s frame=%d plate read failed: %s", name, frame.index, exc)
                 continue
             if found:
-                # Several plates on one frame (a neighbour, the next vehicle): the most confident
-                # one votes; mixing them would vote a plate out of two vehicles' characters.
-                reads.append((name, frame, found[0]))
+                # Several plates on one frame (the next vehicle, or a neighbour where the camera
+                # has no plate_zone): the most confident one votes; mixing them would vote a
+                # plate out of two vehicles' characters.
+                bx1, by1, bx2, by2 = found[0].box
+                box = (bx1 + x1, by1 + y1, bx2 + x1, by2 + y1)
+                reads.append((name, frame, replace(found[0], box=box)))
                 texts[found[0].text] += 1
         return n
 
@@ -261,7 +287,7 @@ class PlateFinder:
         nearest: tuple[str, Frame, int] | None,
         frames_read: int,
     ) -> PlateFound:
-        reads = whole_views(reads)
+        reads = whole_views(reads, {name: cam.plate_zone for name, cam in self.cameras.items()})
         voted = vote([r for _, _, r in reads], self.region)
         trigger = nearest[2] if nearest else None
         if voted is None:
