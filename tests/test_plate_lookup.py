@@ -186,7 +186,9 @@ def two_lanes(ours: np.ndarray, theirs: np.ndarray, until_s: float) -> dict[floa
     return out
 
 
-def test_a_plate_zone_keeps_the_next_lanes_vehicle_out_of_the_record(reader: PlateReader) -> None:
+def test_a_plate_zone_keeps_the_next_lanes_vehicle_out_of_the_record(
+    reader: PlateReader, monkeypatch: pytest.MonkeyPatch
+) -> None:
     frames = two_lanes(plate_image("皖A77Z41"), plate_image("川X90621"), 13.0)
     # without a zone the neighbour's plate, read a little surer on every frame, is the plate of
     # the weighed vehicle: what the zone prevents
@@ -195,8 +197,16 @@ def test_a_plate_zone_keeps_the_next_lanes_vehicle_out_of_the_record(reader: Pla
     assert wrong is not None and wrong.plate is not None and wrong.plate.text == "川X90621"
     left = CAMERA.model_copy(update={"plate_zone": (0.0, 0.0, 0.5, 1.0)})
     finder = PlateFinder({"lane1_front": left}, {"lane1_front": ring_with(frames)}, reader, "cn")
+    sizes: list[int] = []
+    detect = reader.detector.detect
+    monkeypatch.setattr(
+        reader.detector, "detect", lambda image, size=0: sizes.append(size) or detect(image, size)
+    )
     found = finder.find(vehicle(10.0))
     assert found is not None and found.plate is not None and found.plate.text == "皖A77Z41"
+    # the zone is searched at the scale of the whole frame (640 px over its 1280, so 320 over
+    # the zone's 640): half the frame, half the detector's work
+    assert sizes[0] == 320
     # the evidence is the whole frame, the plate's box on it, and the crop is our plate
     assert found.frame is not None and found.frame.image.shape == (HEIGHT, 2 * WIDTH, 3)
     assert found.box is not None and 170 <= found.box[0] < found.box[2] <= 480

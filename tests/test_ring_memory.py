@@ -149,7 +149,7 @@ class RecordingReader:
         self.read_t_ns: list[int] = []
         self.by_id: dict[int, int] = {}
 
-    def read(self, image: np.ndarray) -> list[PlateRead]:
+    def read(self, image: np.ndarray, frame_side: int | None = None) -> list[PlateRead]:
         self.read_t_ns.append(self.by_id[id(image)])
         return []
 

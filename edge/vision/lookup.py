@@ -50,8 +50,9 @@ Zone = tuple[float, float, float, float]  # x1, y1, x2, y2 as shares of the fram
 class FrameReader(Protocol):
     """Reads plates on one frame (edge.vision.plates.PlateReader)."""
 
-    def read(self, image: np.ndarray) -> list[PlateRead]:
-        """Plates on a BGR image, most confident first."""
+    def read(self, image: np.ndarray, frame_side: int | None = None) -> list[PlateRead]:
+        """Plates on a BGR image, most confident first (`frame_side`: the longest side of the
+        frame the image is a part of, which sets the scale it is searched at)."""
         ...
 
 
@@ -262,9 +263,11 @@ class PlateFinder:
                 break
             n += 1
             x1, y1, x2, y2 = zone_box(zone, frame.image.shape)
-            image = frame.image if zone is None else frame.image[y1:y2, x1:x2]
             try:
-                found = self.reader.read(image)
+                if zone is None:
+                    found = self.reader.read(frame.image)
+                else:  # searched at the frame's scale: the zone costs its share of the frame
+                    found = self.reader.read(frame.image[y1:y2, x1:x2], max(frame.image.shape[:2]))
             except (ModelError, RuntimeError, cv2.error) as exc:
                 # One bad frame (or a runtime hiccup) costs that frame, not the vehicle's record.
                 with self._lock:

@@ -253,27 +253,33 @@ class PlateReader:
         """Model file name -> sha256 (goes into records)."""
         return dict(self._models)
 
-    def read(self, image: Image) -> list[PlateRead]:
-        """Plates on one BGR frame, most confident first; non-plate text is never returned."""
-        return self.read_frame(image).reads
+    def read(self, image: Image, frame_side: int | None = None) -> list[PlateRead]:
+        """Plates on one BGR frame, most confident first; non-plate text is never returned.
 
-    def read_frame(self, image: Image) -> FrameReading:
+        `frame_side`: where `image` is a part of a frame (a camera's plate zone), the longest
+        side of that frame. The part is then searched at the scale the whole frame would be,
+        so it costs its share of the frame's time and finds the plates the frame would show.
+        """
+        return self.read_frame(image, frame_side).reads
+
+    def read_frame(self, image: Image, frame_side: int | None = None) -> FrameReading:
         """read() with what it looked at: the candidates read and the time spent reading them.
 
         An image small and shaped like a plate is first read whole, as a plate crop (a crop
-        cut by another system, or a still of one plate). A frame without a plate at the
-        detector's input size is searched again at each of `retry_sizes` in turn until one
-        gives a plate, up to MAX_RETRY_SCALE times the image's size: the smaller pass costs
-        less, the larger finds smaller plates. Small candidates that gave no plate, and small
-        plate-coloured patches that gave no candidate, are looked at again, enlarged
-        (`_refine`). In a colourless frame (an infrared camera at night) plate colours are
+        cut by another system, or a still of one plate; never a part of a frame). A frame
+        without a plate at the detector's input size is searched again at each of `retry_sizes`
+        in turn until one gives a plate, up to MAX_RETRY_SCALE times the image's size: the
+        smaller pass costs less, the larger finds smaller plates (a part of a frame: these
+        sizes scaled by its share of the frame's longest side). Small candidates that gave no
+        plate, and small plate-coloured patches that gave no candidate, are looked at again,
+        enlarged (`_refine`). In a colourless frame (an infrared camera at night) plate colours are
         unknown: no reading is held to them. A flat frame (fog, dusk) is read levelled
         (`levelled`); the detector takes the veil off a hazy one (`detector.dehaze`).
         """
         spent = 0.0
         colour = not colourless(image)
         image = levelled(image)
-        whole = whole_plate(image, self.region.two_row)
+        whole = whole_plate(image, self.region.two_row) if frame_side is None else None
         if whole is not None:
             t0 = time.perf_counter()
             crop = self._lines(image, whole.two_row)
@@ -282,23 +288,24 @@ class PlateReader:
             if reads:
                 return FrameReading([whole], reads, spent, 1)
         limit = self.config.max_candidates
-        size = self.config.detector.input_size
+        share = 1.0 if frame_side is None else min(1.0, max(image.shape[:2]) / frame_side)
+        size = round(self.config.detector.input_size * share)
         recognised = 0 if whole is None else 1
-        candidates = self._layouts(image, self.detector.detect(image), limit, colour)
+        candidates = self._layouts(image, self._detect(image, size), limit, colour)
         t0 = time.perf_counter()
         reads = self.read_candidates(image, candidates, colour)
         spent += time.perf_counter() - t0
         recognised += len(candidates)
         if not isinstance(self.detector, PpocrDetector):
             return FrameReading(candidates, reads, spent, recognised)
-        for retry in self.config.detector.retry_sizes:
+        for retry in (round(r * share) for r in self.config.detector.retry_sizes):
             if reads:
                 break
             if retry <= size:
                 continue
             if retry > MAX_RETRY_SCALE * max(image.shape[:2]):
                 break
-            candidates = self._layouts(image, self.detector.detect(image, retry), limit, colour)
+            candidates = self._layouts(image, self._detect(image, retry), limit, colour)
             t0 = time.perf_counter()
             reads = self.read_candidates(image, candidates, colour)
             spent += time.perf_counter() - t0
@@ -306,6 +313,13 @@ class PlateReader:
             size = retry
         reads, reading, closer = self._refine(image, candidates, reads, size, colour)
         return FrameReading(candidates, reads, spent + reading, recognised + closer)
+
+    def _detect(self, image: Image, size: int) -> list[Candidate]:
+        """Candidates of the detector at `size` px longest side; a plate detector's input
+        size is its model's."""
+        if isinstance(self.detector, PpocrDetector):
+            return self.detector.detect(image, size)
+        return self.detector.detect(image)
 
     def _refine(
         self,
