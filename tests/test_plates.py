@@ -536,20 +536,20 @@ def test_a_frame_without_a_plate_is_searched_at_each_retry_size_in_turn(
     monkeypatch.setattr(reader.detector, "detect", spy)
     road = np.full((1080, 1920, 3), 90, np.uint8)
     assert reader.read(road) == []
-    assert sizes == [0, 960, 1280]  # 0: the input size
+    assert sizes == [640, 960, 1280]  # the input size, then each retry size
     sizes.clear()
     road[500:560, 800:990] = cv2.resize(render_plate("皖A12345", "blue"), (190, 60))
     assert [r.text for r in reader.read(road)] == ["皖A12345"]
-    assert sizes == [0]  # a frame with a plate costs one pass
+    assert sizes == [640]  # a frame with a plate costs one pass
     # a small image is already enlarged by the first pass: an unreadable plate crop is not
     # searched again 10 and 14 times its size (250 ms for nothing); a 270 px photo still is
     sizes.clear()
     smeared = cv2.GaussianBlur(imread(CROPS / "images" / "皖AX6996.jpg"), (15, 15), 0)
     assert reader.read(smeared) == []
-    assert sizes == [0]
+    assert sizes == [640]
     sizes.clear()
     assert reader.read(np.full((152, 270, 3), 90, np.uint8)) == []
-    assert sizes == [0, 960, 1280]
+    assert sizes == [640, 960, 1280]
 
 
 def test_a_frames_reading_counts_every_candidate_read_over_its_passes(
