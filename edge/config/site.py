@@ -230,8 +230,8 @@ class Camera(ConfigModel):
         None,
         description="the part of the picture where this camera's lane shows its plates, as "
         "x1, y1, x2, y2 shares (0-1) of the frame's width and height from its top left: plates "
-        "outside it (a vehicle in the next lane) are not read, and the text detector's input "
-        "covers only the zone. Default: the whole frame",
+        "outside it (a vehicle in the next lane) are not read; the zone is searched at the "
+        "whole frame's scale, so it costs its share of the frame. Default: the whole frame",
     )
 
     @property

@@ -257,8 +257,10 @@ class PlateReader:
         """Plates on one BGR frame, most confident first; non-plate text is never returned.
 
         `frame_side`: where `image` is a part of a frame (a camera's plate zone), the longest
-        side of that frame. The part is then searched at the scale the whole frame would be,
-        so it costs its share of the frame's time and finds the plates the frame would show.
+        side of that frame. The part is then searched at the scale the whole frame would be:
+        it costs its share of the frame's time, and reads the plates in it as the frame does
+        (but for the few that any other framing also reads differently,
+        benchmarks/plates_shifted.py).
         """
         return self.read_frame(image, frame_side).reads
 
