@@ -538,6 +538,11 @@ def test_a_frame_without_a_plate_is_searched_at_each_retry_size_in_turn(
     assert reader.read(road) == []
     assert sizes == [640, 960, 1280]  # the input size, then each retry size
     sizes.clear()
+    # a camera's plate zone, the frame's left half, is searched at the frame's scale (a third
+    # at 640 px, its 1080 px side at 360), every retry too: half the detector's pixels
+    assert reader.read(road[:, :960], frame_side=1920) == []
+    assert sizes == [360, 540, 720]
+    sizes.clear()
     road[500:560, 800:990] = cv2.resize(render_plate("皖A12345", "blue"), (190, 60))
     assert [r.text for r in reader.read(road)] == ["皖A12345"]
     assert sizes == [640]  # a frame with a plate costs one pass
