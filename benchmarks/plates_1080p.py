@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 from plates import DATASETS, images, imread  # benchmarks/ is on sys.path when run as a script
 
-from edge.vision.lookup import zone_box
+from edge.vision.lookup import read_in_zone
 from edge.vision.plates import PlateReader, PlatesConfig
 
 W, H = 1920, 1080
@@ -57,7 +57,7 @@ def main() -> None:
     zone = None
     if args.zone:
         x1, y1, x2, y2 = (float(v) for v in args.zone.split(","))
-        zone = zone_box((x1, y1, x2, y2), (H, W))
+        zone = (x1, y1, x2, y2)
     readers: dict[str, PlateReader] = {}
     times: list[float] = []
     by_set: dict[str, list[float]] = {}
@@ -73,11 +73,7 @@ def main() -> None:
                 continue
             frame = letterbox(image)
             t0 = time.perf_counter()
-            if zone is None:
-                reads = reader.read(frame)
-            else:
-                x1, y1, x2, y2 = zone
-                reads = reader.read(frame[y1:y2, x1:x2], W)
+            reads = read_in_zone(reader, frame, zone)
             times.append((time.perf_counter() - t0) * 1000)
             by_set.setdefault(name, []).append(times[-1])
             got = {r.text for r in reads}

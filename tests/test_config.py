@@ -127,20 +127,19 @@ def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "Traceback" not in err
 
 
-def test_a_plate_zone_outside_the_frame_names_its_camera(tmp_path: Path) -> None:
-    path = _with(
-        tmp_path,
-        "    lane: 1\n    trigger",
-        "    lane: 1\n    plate_zone: [0.6, 0, 0.4, 1]\n    trigger",
+def _with_zone(tmp_path: Path, zone: str) -> Path:
+    """The reference site with lane1_front's plate_zone line set to `zone`."""
+    return _with(
+        tmp_path, "    lane: 1\n    trigger", f"    lane: 1\n    plate_zone: {zone}\n    trigger"
     )
+
+
+def test_a_plate_zone_outside_the_frame_names_its_camera(tmp_path: Path) -> None:
+    path = _with_zone(tmp_path, "[0.6, 0, 0.4, 1]")
     with pytest.raises(ConfigError) as err:
         load_site(path)
     line = path.read_text().splitlines().index("    plate_zone: [0.6, 0, 0.4, 1]") + 1
     assert f"{path}:{line}: cameras.lane1_front.plate_zone: " in str(err.value)
     assert "0 <= x1 < x2 <= 1" in str(err.value)
-    left = _with(
-        tmp_path,
-        "    lane: 1\n    trigger",
-        "    lane: 1\n    plate_zone: [0, 0.2, 0.5, 1]\n    trigger",
-    )
+    left = _with_zone(tmp_path, "[0, 0.2, 0.5, 1]")
     assert load_site(left).cameras["lane1_front"].plate_zone == (0.0, 0.2, 0.5, 1.0)

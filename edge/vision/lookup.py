@@ -150,6 +150,18 @@ def zone_box(zone: Zone | None, shape: tuple[int, ...]) -> Box:
     return round(x1 * w), round(y1 * h), round(x2 * w), round(y2 * h)
 
 
+def read_in_zone(reader: FrameReader, image: np.ndarray, zone: Zone | None) -> list[PlateRead]:
+    """The plates in a camera's plate zone of a frame (all of it without one), boxes on the
+    frame. The zone is searched at the whole frame's scale: it costs its share of the frame."""
+    if zone is None:
+        return reader.read(image)
+    x1, y1, x2, y2 = zone_box(zone, image.shape)
+    found = reader.read(image[y1:y2, x1:x2], max(image.shape[:2]))
+    return [
+        replace(r, box=(r.box[0] + x1, r.box[1] + y1, r.box[2] + x1, r.box[3] + y1)) for r in found
+    ]
+
+
 def whole_views(
     reads: list[tuple[str, Frame, PlateRead]], zones: Mapping[str, Zone | None] | None = None
 ) -> list[tuple[str, Frame, PlateRead]]:
@@ -262,12 +274,8 @@ class PlateFinder:
             if texts and texts.most_common(1)[0][1] >= AGREE:
                 break
             n += 1
-            x1, y1, x2, y2 = zone_box(zone, frame.image.shape)
             try:
-                if zone is None:
-                    found = self.reader.read(frame.image)
-                else:  # searched at the frame's scale: the zone costs its share of the frame
-                    found = self.reader.read(frame.image[y1:y2, x1:x2], max(frame.image.shape[:2]))
+                found = read_in_zone(self.reader, frame.image, zone)
             except (ModelError, RuntimeError, cv2.error) as exc:
                 # One bad frame (or a runtime hiccup) costs that frame, not the vehicle's record.
                 with self._lock:
@@ -278,9 +286,7 @@ class PlateFinder:
                 # Several plates on one frame (the next vehicle, or a neighbour where the camera
                 # has no plate_zone): the most confident one votes; mixing them would vote a
                 # plate out of two vehicles' characters.
-                bx1, by1, bx2, by2 = found[0].box
-                box = (bx1 + x1, by1 + y1, bx2 + x1, by2 + y1)
-                reads.append((name, frame, replace(found[0], box=box)))
+                reads.append((name, frame, found[0]))
                 texts[found[0].text] += 1
         return n
 
