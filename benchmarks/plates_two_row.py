@@ -5,7 +5,10 @@ No public labelled set holds the two-row yellow rear plates of Chinese trucks an
 perspective of up to 6 % of the plate's size at each corner, up to five dirt spots, darker or
 brighter light, blur, JPEG) and pastes one into each of a series of real CCPD and EasyPR
 photos, 4.5-11 % of the photo's height. It measures the pipeline around the recognisers, not
-the reading of real worn paint: the glyphs are a font's, not the plate typeface.
+the reading of real worn paint: the glyphs are a font's, not the plate typeface, and the
+figures move with the font: the first installed of edge/sim/plates.py's CJK fonts, which each
+line names (Noto Sans CJK read 77 truck plates of 100 where WenQuanYi Zen Hei, the one
+scripts/setup.sh installs, read 70; benchmarks/README.md "Plates").
 
 A plate counts when its text is read anywhere in the photo; reads that are neither it nor a
 labelled plate of the photo are counted as other reads (a misread pasted plate among them).
@@ -23,13 +26,14 @@ import argparse
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import cv2
 import numpy as np
 from plates import HYPERLPR, images, imread  # benchmarks/ is on sys.path when run as a script
 
 from edge.sim.plate_text import DIGITS, standard_text
-from edge.sim.plates import render_plate
+from edge.sim.plates import CJK_FONTS, find_font, render_plate
 from edge.vision.plates import PlateReader, PlatesConfig
 
 Image = np.ndarray
@@ -130,6 +134,7 @@ def main() -> None:
                 "exact": f"{s['read']}/{args.count}",
                 "other_reads": s["other"],
                 "ms_frame": round(1000 * s["s"] / args.count, 1),
+                "font": Path(find_font(CJK_FONTS)[0]).name,
             }
             print(json.dumps(line, ensure_ascii=False))
 
