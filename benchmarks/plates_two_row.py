@@ -118,6 +118,7 @@ def main() -> None:
         cfg = PlatesConfig.model_validate({"threads": 1, "detector": yolo})
         readers["hlpr3+ours"] = PlateReader(cfg)
     chosen = {p: r for p, r in readers.items() if p in args.pipelines.split(",")}
+    font = Path(find_font(CJK_FONTS)[0]).name  # the one render_plate draws with
     for kind in args.kinds.split(","):
         stats = {p: {"read": 0, "other": 0, "s": 0.0} for p in chosen}
         for frame, text, own in frames(kind, args.count, args.seed, args.grey):
@@ -134,7 +135,7 @@ def main() -> None:
                 "exact": f"{s['read']}/{args.count}",
                 "other_reads": s["other"],
                 "ms_frame": round(1000 * s["s"] / args.count, 1),
-                "font": Path(find_font(CJK_FONTS)[0]).name,
+                "font": font,
             }
             print(json.dumps(line, ensure_ascii=False))
 
